@@ -1,0 +1,83 @@
+"""The one settings object (pydantic-settings): every knob, read from ``CARESCREEN_*`` env vars or ``.env``."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Defaults give an embedded set-up (SQLite + local MLflow) with zero set-up."""
+
+    model_config = SettingsConfigDict(env_prefix="CARESCREEN_", env_file=".env", extra="ignore")
+
+    var_dir: Path = PROJECT_ROOT / "var"
+    database_url: str = ""
+    mlflow_tracking_uri: str = ""
+    #: Where a local tracking store keeps artifacts (git-ignored); ignored when the tracking URI is a server.
+    mlflow_artifact_root: Path = PROJECT_ROOT / "mlruns"
+    registered_model_name: str = "carescreen-classifier"
+    model_alias: str = "champion"
+    #: Poll the registry alias this often (seconds) so a promoted champion is served without a restart; 0 = off.
+    model_poll_seconds: float = 30.0
+    #: Secret for encrypting originals and anonymous authors at rest. Never stored in the database.
+    secret_key: str = ""
+    #: Serve the ONNX Runtime int8 path when the bundle has one (falls back to PyTorch otherwise).
+    use_onnx: bool = True
+    max_text_chars: int = 10_000
+    max_body_bytes: int = 1_000_000
+    max_in_flight: int = 64
+    batch_max_size: int = 32
+    batch_wait_ms: float = 3.0
+    rate_limit_per_minute: int = 6000
+    review_lease_seconds: int = 600
+    sla_urgent_minutes: int = 15
+    sla_normal_minutes: int = 24 * 60
+    retention_days: int = 365
+    cookie_secure: bool = False
+    shared_datasets: Path | None = Field(default=None)
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.var_dir / 'carescreen.db'}"
+
+    def resolved_tracking_uri(self) -> str:
+        import os
+
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        if os.environ.get("MLFLOW_TRACKING_URI"):
+            return os.environ["MLFLOW_TRACKING_URI"]
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.var_dir / 'mlflow.db'}"
+
+    def artifact_root(self) -> str:
+        return str(self.mlflow_artifact_root)
+
+    def fernet_key(self) -> bytes:
+        """A Fernet key derived from ``secret_key``; a key file under var/ is created on first use."""
+        secret = self.secret_key
+        if not secret:
+            key_file = self.var_dir / "secret.key"
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            if not key_file.exists():
+                import secrets
+
+                key_file.write_text(secrets.token_urlsafe(48))
+                key_file.chmod(0o600)
+            secret = key_file.read_text().strip()
+        return base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest())
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

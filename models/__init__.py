@@ -1,0 +1,1 @@
+"""Pure ML code (no web, no database): classifier, PII redactor, screening pipeline."""

@@ -1,0 +1,138 @@
+"""Text normalisation against evasion, keeping a map back to the original text.
+
+People hide words behind zero-width spaces, homoglyphs ("аbuse" with a Cyrillic a), leetspeak ("k1ll") and
+spaced-out letters ("s t u p i d"). The classifier sees the folded text; PII spans found on the folded text are
+mapped back through ``Normalized.to_original`` so redaction stays exact on what the author wrote.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Invisible or direction-changing characters that carry no meaning in a post.
+_INVISIBLE = {
+    "\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u2060", "\u2061", "\u2062", "\u2063", "\u2064",
+    "\ufeff", "\u00ad", "\u034f", "\u180e",
+    "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069",
+}  # fmt: skip
+
+# Common Cyrillic/Greek look-alikes of Latin letters (NFKC does not fold these).
+_HOMOGLYPHS = str.maketrans(
+    {
+        "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i", "ј": "j", "ѕ": "s",
+        "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T",
+        "Х": "X", "У": "Y", "І": "I", "Ј": "J", "Ѕ": "S", "ο": "o", "α": "a", "ε": "e", "ι": "i", "κ": "k",
+        "ν": "v", "ρ": "p", "τ": "t", "υ": "u", "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I",
+        "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
+    }
+)  # fmt: skip
+
+_LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
+# A "word" that mixes letters with leet digits/symbols, e.g. k1ll, b1tch, D0ris, @buse, $tupid.
+_LEET_WORD = re.compile(r"(?<![\w@$])(?=[\w@$]*[A-Za-z])(?=[\w@$]*[013457@$])[A-Za-z013457@$]{3,}(?![\w@$])")
+# Five or more single letters separated by single spaces/dots/dashes: "s t u p i d", "k.i.l.l".
+_SPACED = re.compile(r"(?<![A-Za-z])(?:[A-Za-z][ .\-_*]){3,}[A-Za-z](?![A-Za-z])")
+
+
+@dataclass(frozen=True)
+class Normalized:
+    text: str
+    #: ``index[i]`` is the offset in the original text of character ``i`` of ``text``; one extra entry at the
+    #: end maps the end of the text.
+    index: tuple[int, ...]
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Map a [start, end) span of the normalised text back to the original text."""
+        if start >= end:
+            return self.index[start], self.index[start]
+        return self.index[start], self.index[end - 1] + 1
+
+
+def _apply(text: str, index: list[int], pattern: re.Pattern[str], repl) -> tuple[str, list[int]]:  # type: ignore[no-untyped-def]
+    out: list[str] = []
+    new_index: list[int] = []
+    pos = 0
+    for m in pattern.finditer(text):
+        out.append(text[pos : m.start()])
+        new_index.extend(index[pos : m.start()])
+        replacement, offsets = repl(m)
+        out.append(replacement)
+        new_index.extend(index[m.start() + o] for o in offsets)
+        pos = m.end()
+    out.append(text[pos:])
+    new_index.extend(index[pos : len(text)])
+    return "".join(out), new_index
+
+
+def _fold_word(word: str, conservative: bool) -> str:
+    if conservative:
+        # For PII: only fold a word that is clearly letters with a disguise ("D0ris"), never a code such as a
+        # postcode half ("0AA", "LS6") or a number, where the digits are the data.
+        letters = sum(c.isalpha() for c in word)
+        if len(word) < 4 or not word[0].isalpha() or letters / len(word) < 0.75:
+            return word
+    return "".join(_LEET.get(c, c) for c in word)
+
+
+def normalize(text: str, *, fold_leet: bool = True, conservative: bool = False) -> Normalized:
+    """Fold evasion tricks. ``conservative=True`` keeps digits in codes and numbers intact (for PII)."""
+    chars: list[str] = []
+    index: list[int] = []
+    for i, ch in enumerate(text):
+        if ch in _INVISIBLE:
+            continue
+        cat = unicodedata.category(ch)
+        if cat == "Cc" and ch not in "\n\t":
+            chars.append(" ")  # a control character becomes a space so words do not merge
+            index.append(i)
+            continue
+        folded = unicodedata.normalize("NFKC", ch).translate(_HOMOGLYPHS)
+        for f in folded:
+            chars.append(f)
+            index.append(i)
+    out = "".join(chars)
+    if fold_leet:
+        out, index = _apply(
+            out,
+            index,
+            _LEET_WORD,
+            lambda m: (_fold_word(m.group(0), conservative), list(range(len(m.group(0))))),
+        )
+        out, index = _apply(
+            out,
+            index,
+            _SPACED,
+            lambda m: (
+                "".join(c for c in m.group(0) if c.isalpha()),
+                [k for k, c in enumerate(m.group(0)) if c.isalpha()],
+            ),
+        )
+    index.append(len(text))
+    return Normalized(out, tuple(index))
+
+
+_ENGLISH_CUES = frozenset(
+    "the a an and or but to of in on at for with is are was were be been i you he she it we they my me her "
+    "his our your their this that not no so just can do did have has had will would should could all get got "
+    "what when who how if today shift work team thanks thank love lol x".split()
+)
+
+
+def is_judgeable(text: str) -> bool:
+    """Whether the (English-trained) model can judge this text; if not, a person must.
+
+    Posts mostly in a non-Latin script, or of five or more words with no common English word, are not
+    judgeable. Emoji-only or very short posts are judgeable (the model scores them; they carry little risk).
+    """
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return True
+    latin = sum(1 for c in letters if "LATIN" in unicodedata.name(c, ""))
+    if latin / len(letters) < 0.6:
+        return False
+    words = re.findall(r"[^\W\d_]+", text.lower())
+    if len(words) < 5:
+        return True
+    return any(w in _ENGLISH_CUES for w in words)

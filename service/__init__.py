@@ -1,0 +1,1 @@
+"""The FastAPI service: screening, the review queue, reports, the moderator console."""

@@ -1,0 +1,97 @@
+"""FastAPI dependencies (``Annotated`` style): state, the database session, the caller and their role."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy.orm import Session
+
+from service.state import AppState, DatabaseUnavailable
+from storage import crud
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.cs  # type: ignore[no-any-return]
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_session(state: StateDep) -> Iterator[Session]:
+    """One transaction per request; the database being down is a 503 (the caller must not publish)."""
+    try:
+        db = state.require_db()
+        with db.session() as s:
+            yield s
+    except DatabaseUnavailable as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable",
+                            headers={"Retry-After": "5"}) from exc
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: int
+    org: str
+    role: str
+
+    @property
+    def actor(self) -> str:
+        return f"{self.role}:key-{self.key_id}"
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or malformed bearer token",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return token.strip()
+
+
+def authenticate_token(state: AppState, token: str) -> Principal:
+    try:
+        db = state.require_db()
+        with db.session() as s:
+            key = crud.authenticate(s, plaintext=token)
+            principal = Principal(key.id, key.org, key.role) if key else None
+    except DatabaseUnavailable as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable",
+                            headers={"Retry-After": "5"}) from exc
+    except HTTPException:
+        raise
+    except Exception as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "authentication store unavailable",
+                            headers={"Retry-After": "5"}) from exc
+    if principal is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid API key", headers={"WWW-Authenticate": "Bearer"})
+    allowed, retry = state.limiter.allow(principal.key_id)
+    if not allowed:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "rate limit exceeded for this key",
+                            headers={"Retry-After": str(max(1, int(retry + 0.999)))})
+    return principal
+
+
+def get_principal(request: Request, state: StateDep) -> Principal:
+    return authenticate_token(state, _bearer(request))
+
+
+def require_roles(*roles: str):  # type: ignore[no-untyped-def]
+    def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if principal.role not in roles:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role!r} may not call this route")
+        return principal
+
+    return dependency
+
+
+Poster = Annotated[Principal, Depends(require_roles("poster"))]
+Moderator = Annotated[Principal, Depends(require_roles("moderator", "safeguarding_lead", "admin"))]
+Lead = Annotated[Principal, Depends(require_roles("safeguarding_lead"))]
+LeadOrAdmin = Annotated[Principal, Depends(require_roles("safeguarding_lead", "admin"))]
+Admin = Annotated[Principal, Depends(require_roles("admin"))]

@@ -1,0 +1,130 @@
+"""The safeguarding lead's risk report: what was raised, how fast it was acted on, what became of it.
+
+Small counts (< 5) in any breakdown are suppressed, so nobody can be identified by elimination.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from collections import Counter, defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.taxonomy import CATEGORIES
+from storage.crud import sla_breached
+from storage.tables import Decision, ReviewItem, Screening, utcnow
+
+SUPPRESS_BELOW = 5
+SUPPRESSED = "<5"
+
+
+def _suppress(n: int) -> int | str:
+    return SUPPRESSED if 0 < n < SUPPRESS_BELOW else n
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, round(q * (len(values) - 1))))
+    return values[k]
+
+
+def risk_report(session: Session, *, org: str, start: datetime | None, end: datetime | None,
+                circle: str | None = None) -> dict[str, Any]:
+    q = (
+        select(Screening, ReviewItem, Decision)
+        .outerjoin(ReviewItem, ReviewItem.screening_id == Screening.id)
+        .outerjoin(Decision, Decision.review_id == ReviewItem.id)
+        .where(Screening.org == org)
+    )
+    if start is not None:
+        q = q.where(Screening.created_at >= start)
+    if end is not None:
+        q = q.where(Screening.created_at < end)
+    if circle is not None:
+        q = q.where(Screening.circle == circle)
+    rows = session.execute(q).all()
+    now = utcnow()
+    by_category: Counter[str] = Counter()
+    by_decision: Counter[str] = Counter()
+    by_circle: Counter[str] = Counter()
+    by_week: dict[str, Counter[str]] = defaultdict(Counter)
+    first_action: list[float] = []
+    outcomes: Counter[str] = Counter()
+    breaches = 0
+    agree: dict[str, list[int]] = {c: [0, 0] for c in CATEGORIES}
+    for s, item, dec in rows:
+        by_decision[s.decision] += 1
+        by_circle[s.circle or "(none)"] += 1
+        week = s.created_at.strftime("%G-W%V")
+        by_week[week][s.decision] += 1
+        for f in s.flags:
+            by_category[f] += 1
+        if item is not None:
+            if sla_breached(item, now):
+                breaches += 1
+            if s.decision == "escalate":
+                if item.first_action_at is not None:
+                    first_action.append((item.first_action_at - item.created_at).total_seconds() / 60)
+                outcomes[dec.action if dec else "pending"] += 1
+        if dec is not None:
+            for c in CATEGORIES:
+                if c in dec.labels:
+                    agree[c][1] += 1
+                    agree[c][0] += int((c in s.flags) == bool(dec.labels[c]))
+    return {
+        "org": org,
+        "from": start.isoformat() if start else None,
+        "to": end.isoformat() if end else None,
+        "circle": circle,
+        "total_screened": len(rows),
+        "by_category": {c: _suppress(by_category[c]) for c in CATEGORIES},
+        "by_decision": {d: _suppress(n) for d, n in sorted(by_decision.items())},
+        "by_circle": {c: _suppress(n) for c, n in sorted(by_circle.items())},
+        "over_time": {w: {d: _suppress(n) for d, n in sorted(c.items())} for w, c in sorted(by_week.items())},
+        "escalations": {
+            "count": _suppress(sum(outcomes.values())),
+            "time_to_first_action_minutes": {
+                "median": statistics.median(first_action) if first_action else None,
+                "p90": _pct(first_action, 0.9),
+                "n": len(first_action),
+            },
+            "outcomes": {k: _suppress(v) for k, v in sorted(outcomes.items())},
+        },
+        "sla_breaches": _suppress(breaches),
+        "model_moderator_agreement": {
+            c: {"agreement": (a / n if n >= SUPPRESS_BELOW else None), "decisions": _suppress(n)}
+            for c, (a, n) in agree.items()
+        },
+        "suppression": f"counts from 1 to {SUPPRESS_BELOW - 1} are shown as '{SUPPRESSED}'",
+    }
+
+
+def report_csv(report: dict[str, Any]) -> str:
+    """Flat rows (section, key, value) so a spreadsheet can pivot them."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["section", "key", "value"])
+    w.writerow(["summary", "total_screened", report["total_screened"]])
+    for section in ("by_category", "by_decision", "by_circle"):
+        for k, v in report[section].items():
+            w.writerow([section, k, v])
+    for week, counts in report["over_time"].items():
+        for d, v in counts.items():
+            w.writerow(["over_time", f"{week}:{d}", v])
+    esc = report["escalations"]
+    w.writerow(["escalations", "count", esc["count"]])
+    for k, v in esc["time_to_first_action_minutes"].items():
+        w.writerow(["escalations", f"time_to_first_action_minutes.{k}", "" if v is None else v])
+    for k, v in esc["outcomes"].items():
+        w.writerow(["escalations", f"outcome.{k}", v])
+    w.writerow(["sla", "breaches", report["sla_breaches"]])
+    for c, v in report["model_moderator_agreement"].items():
+        w.writerow(["agreement", c, "" if v["agreement"] is None else round(v["agreement"], 3)])
+    return buf.getvalue()

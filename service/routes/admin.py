@@ -1,0 +1,54 @@
+"""Organisation administration: staff directory, SLA targets, model reload."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from service.deps import Admin, SessionDep, StateDep
+from service.schemas import StaffDirectoryBody, StaffDirectoryOut
+from storage import audit, crud
+
+router = APIRouter(prefix="/v1", tags=["admin"])
+
+
+@router.put("/staff-directory", response_model=StaffDirectoryOut)
+def put_staff_directory(body: StaffDirectoryBody, principal: Admin, session: SessionDep) -> StaffDirectoryOut:
+    """Replace the organisation's staff directory (colleagues named in Special Mentions stay named)."""
+    if any(len(n) > 200 for n in body.names):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "a name is longer than 200 characters")
+    n = crud.replace_staff_directory(session, org=principal.org, names=body.names, actor=principal.actor)
+    return StaffDirectoryOut(org=principal.org, count=n)
+
+
+@router.get("/staff-directory")
+def get_staff_directory(principal: Admin, session: SessionDep) -> dict[str, list[str]]:
+    return {"names": sorted(crud.staff_directory(session, org=principal.org))}
+
+
+class SlaBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    urgent_minutes: int | None = Field(default=None, ge=1, le=7 * 24 * 60)
+    normal_minutes: int | None = Field(default=None, ge=1, le=30 * 24 * 60)
+
+
+@router.put("/admin/sla")
+def put_sla(body: SlaBody, principal: Admin, session: SessionDep) -> dict[str, int | None]:
+    """Per-organisation SLA targets for time to first action (minutes)."""
+    crud.set_org_sla(session, org=principal.org, urgent_minutes=body.urgent_minutes,
+                     normal_minutes=body.normal_minutes)
+    audit.append(session, org=principal.org, actor=principal.actor, action="sla.update", subject=f"org:{principal.org}",
+                 details=body.model_dump())
+    return body.model_dump()
+
+
+@router.post("/admin/reload-model")
+async def reload_model(principal: Admin, state: StateDep) -> dict[str, str | None]:
+    """Load the current champion and swap it in without a restart (requests in flight finish on the old one)."""
+    before = state.holder.model_version
+    try:
+        after = await run_in_threadpool(state.holder.reload)
+    except Exception as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"could not load the champion: {type(exc).__name__}") from exc
+    return {"previous": before, "model_version": after}

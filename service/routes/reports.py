@@ -1,0 +1,65 @@
+"""Reports and the audit trail, for the safeguarding lead and admins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from service.deps import LeadOrAdmin, SessionDep
+from service.reporting import report_csv, risk_report
+from storage import audit
+
+router = APIRouter(prefix="/v1", tags=["reports"])
+
+
+def _parse(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{name} must be an ISO date") from exc
+    if dt.tzinfo is None:
+        from datetime import UTC
+
+        dt = dt.replace(tzinfo=UTC)
+    return dt
+
+
+@router.get("/reports/risk")
+def get_risk_report(
+    request: Request,
+    principal: LeadOrAdmin,
+    session: SessionDep,
+    from_: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+    to: Annotated[str | None, Query(max_length=40)] = None,
+    circle: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """Counts by category, decision and circle over time; escalation speed and outcome; SLA; agreement.
+
+    JSON by default; CSV with ``Accept: text/csv``.
+    """
+    report = risk_report(session, org=principal.org, start=_parse(from_, "from"), end=_parse(to, "to"),
+                         circle=circle)
+    audit.append(session, org=principal.org, actor=principal.actor, action="report.risk", subject="report:risk",
+                 details={"from": from_, "to": to, "circle": circle})
+    if "text/csv" in request.headers.get("accept", ""):
+        return PlainTextResponse(report_csv(report), media_type="text/csv",
+                                 headers={"Content-Disposition": 'attachment; filename="risk-report.csv"'})
+    return JSONResponse(report)
+
+
+@router.get("/audit/verify")
+def verify_audit(principal: LeadOrAdmin, session: SessionDep) -> dict[str, object]:
+    result = audit.verify(session)
+    return {"ok": result.ok, "entries": result.entries, "problem": result.problem, "seq": result.seq}
+
+
+@router.get("/audit/export")
+def export_audit(principal: LeadOrAdmin, session: SessionDep) -> PlainTextResponse:
+    """This organisation's audit entries as CSV (hashes included so they can be checked offline)."""
+    audit.append(session, org=principal.org, actor=principal.actor, action="audit.export", subject="audit")
+    return PlainTextResponse(audit.export_csv(session, org=principal.org), media_type="text/csv")

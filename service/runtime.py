@@ -1,0 +1,189 @@
+"""What the service holds in memory: the screening pipeline (hot-swappable) and the micro-batcher."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from carescreen.config import Settings
+from models.classifier import Classifier, TorchClassifier
+from models.onnx_classifier import OnnxClassifier, has_onnx
+from models.pipeline import EntityAnalyzer, ScreeningPipeline, ScreenRequest, ScreenResult
+from models.policy import default_policy
+
+log = logging.getLogger(__name__)
+
+
+def load_classifier(bundle: Path, version: str, *, use_onnx: bool) -> Classifier:
+    if use_onnx and has_onnx(bundle):
+        return OnnxClassifier(bundle, version=version)
+    return TorchClassifier(bundle, version=version)
+
+
+@dataclass
+class Readiness:
+    model: bool = False
+    pii: bool = False
+    database: bool = False
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ready(self) -> bool:
+        return self.model and self.pii and self.database
+
+
+class ModelHolder:
+    """Owns the live pipeline. ``reload`` builds the new one fully before swapping, so no request fails."""
+
+    def __init__(self, settings: Settings, *, classifier_loader: Callable[[], Classifier] | None = None,
+                 analyzer_factory: Callable[[], EntityAnalyzer] | None = None) -> None:
+        self.settings = settings
+        self.classifier_loader = classifier_loader or self._champion_classifier
+        self.analyzer_factory = analyzer_factory or _default_analyzer
+        self.pipeline: ScreeningPipeline | None = None
+        self.analyzer: EntityAnalyzer | None = None
+        self.readiness = Readiness()
+        self._lock = threading.Lock()
+
+    def _champion_classifier(self) -> Classifier:
+        from training import registry
+
+        ref = registry.get_alias(self.settings.model_alias, self.settings)
+        if ref is None:
+            raise RuntimeError(f"no model holds the alias {self.settings.model_alias!r}; run `carescreen train`")
+        bundle = registry.download_bundle(ref, self.settings)
+        return load_classifier(bundle, ref.label, use_onnx=self.settings.use_onnx)
+
+    def load(self) -> None:
+        """Load PII engine and classifier; failures are recorded in readiness (the service stays closed)."""
+        try:
+            if self.analyzer is None:
+                self.analyzer = self.analyzer_factory()
+            self.readiness.pii = True
+            self.readiness.errors.pop("pii", None)
+        except Exception as exc:
+            log.exception("PII engine failed to load")
+            self.readiness.pii = False
+            self.readiness.errors["pii"] = type(exc).__name__
+        try:
+            classifier = self.classifier_loader()
+            self.readiness.model = True
+            self.readiness.errors.pop("model", None)
+        except Exception as exc:
+            log.exception("classifier failed to load")
+            self.readiness.model = False
+            self.readiness.errors["model"] = f"{type(exc).__name__}: {exc}"[:300]
+            return
+        if self.analyzer is not None:
+            with self._lock:
+                self.pipeline = ScreeningPipeline(classifier=classifier, analyzer=self.analyzer,
+                                                  policy=default_policy())
+
+    def reload(self) -> str | None:
+        """Load the current champion and swap it in; the old pipeline serves until the swap."""
+        classifier = self.classifier_loader()
+        if self.analyzer is None:
+            self.analyzer = self.analyzer_factory()
+        new = ScreeningPipeline(classifier=classifier, analyzer=self.analyzer, policy=default_policy())
+        with self._lock:
+            self.pipeline = new
+        self.readiness.model = True
+        self.readiness.errors.pop("model", None)
+        return classifier.version
+
+    @property
+    def model_version(self) -> str | None:
+        return self.pipeline.classifier.version if self.pipeline else None
+
+    def current_alias_version(self) -> str | None:
+        from training import registry
+
+        ref = registry.get_alias(self.settings.model_alias, self.settings)
+        return ref.label if ref else None
+
+
+def _default_analyzer() -> EntityAnalyzer:
+    from models.pii import Redactor
+
+    return Redactor()
+
+
+@dataclass
+class _Pending:
+    request: ScreenRequest
+    future: asyncio.Future[ScreenResult]
+
+
+class MicroBatcher:
+    """Groups concurrent requests into one forward pass: waits at most ``wait_ms`` for up to ``max_size``.
+
+    Runs the pipeline in a worker thread so the event loop keeps accepting requests meanwhile.
+    """
+
+    def __init__(self, holder: ModelHolder, *, max_size: int, wait_ms: float) -> None:
+        self.holder = holder
+        self.max_size = max_size
+        self.wait = wait_ms / 1000.0
+        self.queue: asyncio.Queue[_Pending] | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.items = 0
+
+    def start(self) -> None:
+        self.queue = asyncio.Queue()
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self.task:
+            self.task.cancel()
+            try:
+                await self.task
+            except asyncio.CancelledError:
+                pass
+
+    async def screen(self, request: ScreenRequest) -> ScreenResult:
+        if self.queue is None:
+            raise RuntimeError("batcher not started")
+        fut: asyncio.Future[ScreenResult] = asyncio.get_running_loop().create_future()
+        await self.queue.put(_Pending(request, fut))
+        return await fut
+
+    async def screen_many(self, requests: list[ScreenRequest]) -> list[ScreenResult]:
+        pipeline = self.holder.pipeline
+        if pipeline is None:
+            raise RuntimeError("model not loaded")
+        return await asyncio.to_thread(pipeline.screen_many, requests)
+
+    async def _run(self) -> None:
+        assert self.queue is not None
+        while True:
+            first = await self.queue.get()
+            batch = [first]
+            deadline = time.monotonic() + self.wait
+            while len(batch) < self.max_size:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self.queue.get(), remaining))
+                except TimeoutError:
+                    break
+            pipeline = self.holder.pipeline
+            try:
+                if pipeline is None:
+                    raise RuntimeError("model not loaded")
+                results = await asyncio.to_thread(pipeline.screen_many, [p.request for p in batch])
+                self.batches += 1
+                self.items += len(batch)
+                for p, r in zip(batch, results, strict=True):
+                    if not p.future.done():
+                        p.future.set_result(r)
+            except Exception as exc:
+                for p in batch:
+                    if not p.future.done():
+                        p.future.set_exception(exc)

@@ -1,0 +1,134 @@
+"""Request and response bodies of the public API (fields may be added, never renamed)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+
+from models.taxonomy import CATEGORIES
+
+Kind = Literal["post", "comment", "special_mention", "ooo"]
+DecisionName = Literal["allow", "allow_redacted", "hold", "escalate", "block"]
+Priority = Literal["urgent", "high", "normal"]
+
+
+class ScreenBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: StrictStr = Field(description="The post as written (1-10,000 characters).")
+    post_id: StrictStr | None = Field(default=None, max_length=200)
+    author_id: StrictStr | None = Field(default=None, max_length=200)
+    anonymous: StrictBool | None = False
+    circle: StrictStr | None = Field(default=None, max_length=200)
+    kind: Kind | None = "post"
+
+
+class BatchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    posts: list[ScreenBody] = Field(min_length=1, max_length=256)
+
+
+class EntityOut(BaseModel):
+    type: str
+    start: int
+    end: int
+    score: float
+    role: str
+
+
+class ReviewRef(BaseModel):
+    id: str
+    priority: Priority
+
+
+class ScreenResponse(BaseModel):
+    post_id: str
+    decision: DecisionName
+    redacted_text: str
+    scores: dict[str, float]
+    flags: list[str]
+    entities: list[EntityOut]
+    review: ReviewRef | None
+    author_message: str
+    model_version: str
+    policy_version: str
+    degraded: list[str] = Field(default_factory=list, description="Stages that failed (the post is held).")
+
+
+class BatchResponse(BaseModel):
+    results: list[ScreenResponse]
+
+
+class StaffDirectoryBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    names: list[StrictStr] = Field(max_length=20_000)
+
+
+class StaffDirectoryOut(BaseModel):
+    org: str
+    count: int
+
+
+class DecisionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["approve", "approve_redacted", "reject", "escalate"]
+    labels: dict[str, StrictBool] = Field(default_factory=dict)
+    redacted_text: StrictStr | None = Field(default=None, max_length=10_000)
+    note: StrictStr | None = Field(default=None, max_length=2_000)
+
+    def unknown_labels(self) -> list[str]:
+        return sorted(set(self.labels) - set(CATEGORIES))
+
+
+class RevealBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: StrictStr = Field(min_length=10, max_length=2_000)
+
+
+class ReviewOut(BaseModel):
+    id: str
+    post_id: str
+    status: str
+    priority: Priority
+    risk: float
+    decision: DecisionName
+    redacted_text: str
+    scores: dict[str, float]
+    flags: list[str]
+    entities: list[EntityOut]
+    circle: str | None
+    kind: str
+    anonymous: bool
+    author_id: str | None = Field(description="Never set for anonymous posts.")
+    created_at: str
+    age_seconds: float
+    due_at: str
+    sla_state: Literal["ok", "due_soon", "breached"]
+    claimed_by_me: bool
+    claimed: bool
+    lease_expires_at: str | None
+    moderator_decision: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+
+
+class ReviewPage(BaseModel):
+    items: list[ReviewOut]
+    next_cursor: str | None
+
+
+class DecisionOut(BaseModel):
+    id: str
+    review_id: str
+    action: str
+    labels: dict[str, bool]
+    decided_at: str
+
+
+class ClaimOut(BaseModel):
+    id: str
+    lease_expires_at: str

@@ -1,0 +1,153 @@
+"""Screen-and-store: the one place a pipeline result becomes a stored screening and an API response."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from fastapi import HTTPException, status
+from sqlalchemy.exc import IntegrityError
+
+from models.pipeline import ScreenRequest, ScreenResult
+from service.deps import Principal
+from service.schemas import ScreenBody, ScreenResponse
+from service.state import AppState, DatabaseUnavailable
+from storage import crud
+from storage.tables import ReviewItem, Screening
+
+log = logging.getLogger(__name__)
+
+
+def validate_text(body: ScreenBody, max_chars: int) -> None:
+    if len(body.text) > max_chars:
+        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"text is longer than {max_chars} characters")
+    if not body.text.strip():
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "text is empty")
+    if "\x00" in body.text:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "text contains NUL characters")
+
+
+def response_from_row(row: Screening, item: ReviewItem | None) -> ScreenResponse:
+    return ScreenResponse(
+        post_id=row.post_id,
+        decision=row.decision,  # type: ignore[arg-type]
+        redacted_text=row.redacted_text,
+        scores=row.scores,
+        flags=list(row.flags),
+        entities=[{k: e[k] for k in ("type", "start", "end", "score", "role")} for e in row.entities],  # type: ignore[misc]
+        review={"id": item.id, "priority": item.priority} if item else None,  # type: ignore[arg-type]
+        author_message=row.author_message,
+        model_version=row.model_version,
+        policy_version=row.policy_version,
+        degraded=list(row.degraded or []),
+    )
+
+
+def _db_unavailable(exc: Exception) -> HTTPException:
+    log.error("database failure while screening: %s", type(exc).__name__)
+    return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "could not store the screening; do not publish",
+                         headers={"Retry-After": "5"})
+
+
+def lookup(state: AppState, principal: Principal, post_id: str) -> tuple[ScreenResponse | None, list[str]]:
+    """Idempotency check and the staff directory, in one short read transaction."""
+    try:
+        with state.require_db().session() as s:
+            row = crud.get_screening(s, org=principal.org, post_id=post_id)
+            if row is not None:
+                return response_from_row(row, crud.review_for_screening(s, screening_id=row.id)), []
+            return None, crud.staff_directory(s, org=principal.org)
+    except (DatabaseUnavailable, Exception) as exc:
+        raise _db_unavailable(exc) from exc
+
+
+def store(state: AppState, principal: Principal, body: ScreenBody, post_id: str, result: ScreenResult
+          ) -> ScreenResponse:
+    """Commit the screening (and review item) before answering: an acknowledged post is never lost."""
+    anonymous = bool(body.anonymous)
+    fields: dict[str, Any] = {
+        "decision": result.decision,
+        "priority": result.priority,
+        "redacted_text": result.redacted_text,
+        "scores": result.scores,
+        "flags": result.flags,
+        "entities": [vars(f) | {} for f in result.entities],
+        "kept": [vars(f) | {} for f in result.kept],
+        "reasons": result.reasons,
+        "degraded": result.degraded,
+        "author_message": result.author_message,
+        "model_version": result.model_version,
+        "policy_version": result.policy_version,
+        "kind": body.kind or "post",
+        "circle": body.circle,
+        "anonymous": anonymous,
+        "author_id": None if anonymous else body.author_id,
+        "author_enc": state.vault.encrypt(body.author_id) if anonymous and body.author_id else None,
+        "original_enc": state.vault.encrypt(body.text),
+    }
+    review_priority = None if result.decision in ("allow", "allow_redacted") else (result.priority or "normal")
+    risk = max(result.scores.values()) if result.scores else 0.0
+    try:
+        with state.require_db().session() as s:
+            sla = crud.sla_minutes(s, org=principal.org, priority=review_priority or "normal",
+                                   default_urgent=state.settings.sla_urgent_minutes,
+                                   default_normal=state.settings.sla_normal_minutes)
+            row, item = crud.record_screening(
+                s, org=principal.org, post_id=post_id, fields=fields, review_priority=review_priority, risk=risk,
+                categories=result.flags or [r for r in result.reasons if ":" not in r], sla_due_minutes=sla,
+                actor=principal.actor,
+            )
+            return response_from_row(row, item)
+    except IntegrityError:
+        # The same post_id raced in from another request: answer with the stored decision.
+        existing, _ = lookup(state, principal, post_id)
+        if existing is None:
+            raise _db_unavailable(RuntimeError("idempotency conflict without a stored row")) from None
+        return existing
+    except (DatabaseUnavailable, Exception) as exc:
+        raise _db_unavailable(exc) from exc
+
+
+async def screen_one(state: AppState, principal: Principal, body: ScreenBody) -> ScreenResponse:
+    from starlette.concurrency import run_in_threadpool
+
+    validate_text(body, state.settings.max_text_chars)
+    post_id = body.post_id or str(uuid.uuid4())
+    existing, staff = await run_in_threadpool(lookup, state, principal, post_id)
+    if existing is not None:
+        return existing
+    if state.holder.pipeline is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "screening model not loaded; do not publish",
+                            headers={"Retry-After": "5"})
+    result = await state.batcher.screen(ScreenRequest(text=body.text, staff_names=staff, kind=body.kind or "post"))
+    return await run_in_threadpool(store, state, principal, body, post_id, result)
+
+
+async def screen_batch(state: AppState, principal: Principal, bodies: list[ScreenBody]) -> list[ScreenResponse]:
+    """Same per-post semantics as ``screen_one``, with one forward pass for the posts not seen before."""
+    from starlette.concurrency import run_in_threadpool
+
+    for b in bodies:
+        validate_text(b, state.settings.max_text_chars)
+    post_ids = [b.post_id or str(uuid.uuid4()) for b in bodies]
+    if len(set(post_ids)) != len(post_ids):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "post_id values in a batch must be unique")
+    out: list[ScreenResponse | None] = []
+    todo: list[int] = []
+    staff: list[str] = []
+    for i, pid in enumerate(post_ids):
+        existing, names = await run_in_threadpool(lookup, state, principal, pid)
+        out.append(existing)
+        if existing is None:
+            todo.append(i)
+            staff = names or staff
+    if todo:
+        if state.holder.pipeline is None:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "screening model not loaded; do not publish",
+                                headers={"Retry-After": "5"})
+        results = await state.batcher.screen_many(
+            [ScreenRequest(text=bodies[i].text, staff_names=staff, kind=bodies[i].kind or "post") for i in todo])
+        for i, r in zip(todo, results, strict=True):
+            out[i] = await run_in_threadpool(store, state, principal, bodies[i], post_ids[i], r)
+    return [r for r in out if r is not None]

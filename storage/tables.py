@@ -1,0 +1,154 @@
+"""Tables. Times are timezone-aware UTC. JSON columns hold scores, flags, spans and labels."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC; always returns aware datetimes (SQLite forgets the zone otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org: Mapped[str] = mapped_column(String(100), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(128))
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class StaffName(Base):
+    __tablename__ = "staff_names"
+    __table_args__ = (UniqueConstraint("org", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Screening(Base):
+    """One post as screened. ``redacted_text`` is safe to show; the original is only stored encrypted."""
+
+    __tablename__ = "screenings"
+    __table_args__ = (UniqueConstraint("org", "post_id"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    org: Mapped[str] = mapped_column(String(100), index=True)
+    post_id: Mapped[str] = mapped_column(String(200))
+    decision: Mapped[str] = mapped_column(String(20))
+    priority: Mapped[str | None] = mapped_column(String(10))
+    redacted_text: Mapped[str] = mapped_column(Text)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON)
+    flags: Mapped[list[Any]] = mapped_column(JSON)
+    entities: Mapped[list[Any]] = mapped_column(JSON)
+    kept: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    degraded: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    author_message: Mapped[str] = mapped_column(Text, default="")
+    model_version: Mapped[str] = mapped_column(String(100))
+    policy_version: Mapped[str] = mapped_column(String(50))
+    kind: Mapped[str] = mapped_column(String(20), default="post")
+    circle: Mapped[str | None] = mapped_column(String(200))
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    author_id: Mapped[str | None] = mapped_column(String(200))  # only for named (non-anonymous) posts
+    author_enc: Mapped[str | None] = mapped_column(Text)  # anonymous posts: author encrypted, never plain
+    original_enc: Mapped[str | None] = mapped_column(Text)  # original text, encrypted at rest
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ReviewItem(Base):
+    __tablename__ = "review_items"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    org: Mapped[str] = mapped_column(String(100), index=True)
+    screening_id: Mapped[str] = mapped_column(ForeignKey("screenings.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    priority: Mapped[str] = mapped_column(String(10))
+    priority_rank: Mapped[int] = mapped_column(Integer)  # 0 urgent, 1 high, 2 normal: sortable
+    risk: Mapped[float] = mapped_column(Float)
+    categories: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[int | None] = mapped_column(Integer)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    first_action_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Decision(Base):
+    """A moderator's decision: the outcome and the per-category labels (the training signal)."""
+
+    __tablename__ = "decisions"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    review_id: Mapped[str] = mapped_column(ForeignKey("review_items.id"), unique=True)
+    org: Mapped[str] = mapped_column(String(100), index=True)
+    moderator_key_id: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(20))
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON)
+    redacted_text: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class AuditEntry(Base):
+    """Append-only, hash-chained: each entry's hash covers its content and the previous entry's hash."""
+
+    __tablename__ = "audit_log"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    org: Mapped[str] = mapped_column(String(100), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(50))
+    subject: Mapped[str] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """One row: the chain's tip. Locked for update while appending, so replicas append one at a time."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class OrgSettings(Base):
+    """Per-organisation SLA targets (minutes); absent rows use the service defaults."""
+
+    __tablename__ = "org_settings"
+    org: Mapped[str] = mapped_column(String(100), primary_key=True)
+    sla_urgent_minutes: Mapped[int | None] = mapped_column(Integer)
+    sla_normal_minutes: Mapped[int | None] = mapped_column(Integer)

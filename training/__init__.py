@@ -1,0 +1,1 @@
+"""Datasets -> fine-tuning -> MLflow. Never imports ``service``: moderator decisions come via ``storage``."""

@@ -1,0 +1,191 @@
+"""Fine-tuning the transformer classifier: a ``Trainer`` and a dataclass of arguments logged whole (setfit style)."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from models.classifier import base_model_path, build_module, masked_bce_loss
+from models.taxonomy import CATEGORIES
+from training.examples import LabelledText
+
+
+@dataclass
+class TrainingArguments:
+    """Every knob of a training run. Logged to MLflow as-is, so a run can be reproduced from its params."""
+
+    epochs: float = 3.0
+    batch_size: int = 32
+    learning_rate: float = 6e-5
+    head_learning_rate: float = 2e-3
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    dropout: float = 0.1
+    max_length: int = 96
+    seed: int = 13
+    max_steps: int | None = None
+    #: Cap on examples drawn from each external corpus (None = all). Keeps the bootstrap inside 10 minutes.
+    external_per_corpus: int | None = 500
+    external_corpora: tuple[str, ...] = (
+        "olid", "davidson_hate_offensive", "convabuse", "edos_sexism", "goemotions", "counsel_chat",
+    )  # fmt: skip
+    #: How many times each care post is seen per epoch relative to external data (our domain matters most).
+    care_repeats: int = 2
+    recall_targets: dict[str, float] = field(default_factory=lambda: {"safeguarding": 0.95, "self_harm": 0.95})
+    pos_weight_cap: float = 8.0
+    device: str = "auto"
+    num_threads: int | None = None
+    experiment_name: str = "carescreen"
+
+    def to_params(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return {k: (",".join(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> str:
+    import torch
+
+    if name != "auto":
+        return name
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def arrays(examples: Sequence[LabelledText]) -> tuple[np.ndarray, np.ndarray]:
+    targets = np.zeros((len(examples), len(CATEGORIES)), dtype=np.float32)
+    mask = np.zeros_like(targets)
+    for i, ex in enumerate(examples):
+        t, m = ex.target_and_mask()
+        targets[i] = t
+        mask[i] = m
+    return targets, mask
+
+
+class Trainer:
+    """Fits ``models.classifier`` on labelled texts with a masked loss, dynamic padding and progress bars."""
+
+    def __init__(self, args: TrainingArguments, *, on_epoch: Callable[[int, float], None] | None = None) -> None:
+        self.args = args
+        self.on_epoch = on_epoch
+        self.history: list[dict[str, float]] = []
+
+    def _batches(self, n: int, lengths: Sequence[int], rng: random.Random) -> list[list[int]]:
+        """Length-bucketed shuffled batches: similar lengths together means little padding (fast on CPU)."""
+        order = list(range(n))
+        rng.shuffle(order)
+        chunk = self.args.batch_size * 50
+        batches: list[list[int]] = []
+        for i in range(0, n, chunk):
+            part = sorted(order[i : i + chunk], key=lambda k: lengths[k])
+            batches.extend(part[j : j + self.args.batch_size] for j in range(0, len(part), self.args.batch_size))
+        rng.shuffle(batches)
+        return batches
+
+    def train(self, examples: Sequence[LabelledText]) -> tuple[Any, Any]:
+        """Return (module, tokenizer) after training; the module is in eval mode on the CPU."""
+        import torch
+        from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+
+        args = self.args
+        seed_everything(args.seed)
+        if args.num_threads:
+            torch.set_num_threads(args.num_threads)
+        device = resolve_device(args.device)
+        tokenizer = AutoTokenizer.from_pretrained(base_model_path())
+        module = build_module(dropout=args.dropout).to(device)
+
+        texts = [ex.text for ex in examples]
+        enc = tokenizer(texts, truncation=True, max_length=args.max_length)
+        ids: list[list[int]] = enc["input_ids"]
+        targets, mask = arrays(examples)
+        pos = (targets * mask).sum(0)
+        neg = ((1 - targets) * mask).sum(0)
+        pos_weight = np.clip(np.sqrt(neg / np.maximum(pos, 1)), 1.0, args.pos_weight_cap).astype(np.float32)
+        pw = torch.tensor(pos_weight, device=device)
+
+        rng = random.Random(args.seed)
+        steps_per_epoch = math.ceil(len(examples) / args.batch_size)
+        total = args.max_steps or max(1, int(steps_per_epoch * args.epochs))
+        head_params = list(module.heads.parameters())
+        head_ids = {id(p) for p in head_params}
+        body = [p for p in module.parameters() if id(p) not in head_ids]
+        optim = torch.optim.AdamW(
+            [{"params": body, "lr": args.learning_rate}, {"params": head_params, "lr": args.head_learning_rate}],
+            weight_decay=args.weight_decay,
+        )
+        sched = get_linear_schedule_with_warmup(optim, int(total * args.warmup_ratio), total)
+        module.train()
+        step = 0
+        epoch = 0
+        bar = tqdm(total=total, desc="fine-tuning", unit="step", dynamic_ncols=True)
+        started = time.time()
+        while step < total:
+            losses: list[float] = []
+            for batch in self._batches(len(examples), [len(x) for x in ids], rng):
+                if step >= total:
+                    break
+                width = max(len(ids[k]) for k in batch)
+                input_ids = torch.zeros((len(batch), width), dtype=torch.long)
+                attn = torch.zeros((len(batch), width), dtype=torch.long)
+                for r, k in enumerate(batch):
+                    input_ids[r, : len(ids[k])] = torch.tensor(ids[k])
+                    attn[r, : len(ids[k])] = 1
+                logits = module(input_ids.to(device), attn.to(device))
+                t = torch.from_numpy(targets[batch]).to(device)
+                m = torch.from_numpy(mask[batch]).to(device)
+                loss = masked_bce_loss(logits, t, m, pos_weight=pw)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(module.parameters(), 1.0)
+                optim.step()
+                sched.step()
+                optim.zero_grad(set_to_none=True)
+                losses.append(float(loss.detach()))
+                step += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", epoch=epoch)
+            epoch += 1
+            mean_loss = float(np.mean(losses)) if losses else float("nan")
+            self.history.append({"epoch": epoch, "train_loss": mean_loss, "seconds": time.time() - started})
+            if self.on_epoch:
+                self.on_epoch(epoch, mean_loss)
+        bar.close()
+        module.eval()
+        return module.to("cpu"), tokenizer
+
+
+def predict_module(module: Any, tokenizer: Any, texts: Sequence[str], max_length: int, batch_size: int = 64
+                   ) -> np.ndarray:
+    """Probabilities from an in-memory module (used between training and bundling)."""
+    import torch
+
+    out: list[np.ndarray] = []
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    with torch.inference_mode():
+        for i in range(0, len(order), batch_size):
+            idx = order[i : i + batch_size]
+            enc = tokenizer([texts[k] for k in idx], padding=True, truncation=True, max_length=max_length,
+                            return_tensors="pt")
+            out.append(torch.sigmoid(module(enc["input_ids"], enc["attention_mask"])).numpy())
+    probs = np.zeros((len(texts), len(CATEGORIES)), dtype=np.float32)
+    if out:
+        probs[order] = np.concatenate(out)
+    return probs
+
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
