@@ -80,7 +80,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
     if args.action == "build":
         posts = care_corpus.build()
-        care_corpus.TEST_HASH_FILE.write_text(care_corpus.test_split_hash() + "\n") if args.freeze else None
+        care_corpus.TEST_HASH_FILE.write_text(care_corpus.frozen_test_hash() + "\n") if args.freeze else None
     else:
         posts = care_corpus.load_posts()
     print(care_corpus.format_stats(care_corpus.stats(posts)))

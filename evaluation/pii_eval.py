@@ -179,7 +179,8 @@ def load_synth(path: Path, limit: int | None = None) -> list[Example]:
     rows = json.loads(path.read_text(encoding="utf-8"))
     examples = []
     for i, row in enumerate(rows[:limit] if limit else rows):
-        gold, ignore = [], []
+        gold: list[Span] = []
+        ignore: list[Span] = []
         for s in row.get("spans", []):
             span = Span(s["start_position"], s["end_position"], s["entity_type"])
             (gold if s["entity_type"] in SYNTH_TYPES else ignore).append(span)
@@ -195,7 +196,9 @@ def load_wnut_persons(path: Path, limit: int | None = None) -> list[Example]:
     def flush() -> None:
         if not tokens:
             return
-        text_parts, gold, ignore = [], [], []
+        text_parts: list[str] = []
+        gold: list[Span] = []
+        ignore: list[Span] = []
         pos = 0
         cur: list[Any] | None = None
         for tok, tag in tokens:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carescreen.config import Settings, get_settings
 from service.routes import admin, health, reports, reviews, screen
@@ -54,6 +55,87 @@ SECURITY_HEADERS = {
     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     "Cache-Control": "no-store",
 }
+
+
+class GuardMiddleware:
+    """Pure ASGI guard in front of everything: body size and JSON depth limits, the in-flight bound on
+    screening (shed with 503 + Retry-After instead of queuing without bound), and security headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        st: AppState = scope["app"].state.cs
+        limit = st.settings.max_body_bytes
+        headers = dict(scope.get("headers") or [])
+
+        async def reply(status: int, detail: str, extra: dict[str, str] | None = None) -> None:
+            resp = JSONResponse({"detail": detail}, status_code=status, headers={**SECURITY_HEADERS, **(extra or {})})
+            await resp(scope, receive, send)
+
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            try:
+                if int(declared) > limit:
+                    await reply(413, f"body larger than {limit} bytes")
+                    return
+            except ValueError:
+                await reply(400, "invalid Content-Length")
+                return
+        if scope["method"] in ("POST", "PUT", "PATCH"):
+            chunks: list[bytes] = []
+            size = 0
+            more = True
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    await reply(413, f"body larger than {limit} bytes")
+                    return
+                chunks.append(chunk)
+                more = message.get("more_body", False)
+            body = b"".join(chunks)
+            if _json_too_deep(body):
+                await reply(422, "JSON nested too deeply")
+                return
+            sent = False
+
+            async def replay() -> Message:
+                nonlocal sent
+                if not sent:
+                    sent = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            receive = replay
+        shed = scope["path"] in SCREEN_PATHS
+        if shed:
+            if st.in_flight >= st.settings.max_in_flight:
+                await reply(503, "overloaded; retry shortly (do not publish meanwhile)", {"Retry-After": "1"})
+                return
+            st.in_flight += 1
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                raw = list(message.get("headers", []))
+                present = {k.lower() for k, _ in raw}
+                for k, v in SECURITY_HEADERS.items():
+                    if k.lower().encode() not in present:
+                        raw.append((k.lower().encode(), v.encode()))
+                message["headers"] = raw
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            if shed:
+                st.in_flight -= 1
 
 
 async def _poll_champion(state: AppState) -> None:
@@ -110,45 +192,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     )
     app.state.cs = state or build_state(settings)
 
-    @app.middleware("http")
-    async def guards(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        st: AppState = request.app.state.cs
-        limit = st.settings.max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared is not None:
-            try:
-                too_big = int(declared) > limit
-            except ValueError:
-                return JSONResponse({"detail": "invalid Content-Length"}, status_code=400)
-            if too_big:
-                return JSONResponse({"detail": f"body larger than {limit} bytes"}, status_code=413)
-        if request.method in ("POST", "PUT", "PATCH"):
-            body = b""
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > limit:
-                    return JSONResponse({"detail": f"body larger than {limit} bytes"}, status_code=413)
-            if _json_too_deep(body):
-                return JSONResponse({"detail": "JSON nested too deeply"}, status_code=422)
-
-            async def receive() -> dict[str, object]:
-                return {"type": "http.request", "body": body, "more_body": False}
-
-            request = Request(request.scope, receive)
-        shed = request.url.path in SCREEN_PATHS
-        if shed:
-            if st.in_flight >= st.settings.max_in_flight:
-                return JSONResponse({"detail": "overloaded; retry shortly (do not publish meanwhile)"},
-                                    status_code=503, headers={"Retry-After": "1"})
-            st.in_flight += 1
-        try:
-            response = await call_next(request)
-        finally:
-            if shed:
-                st.in_flight -= 1
-        for k, v in SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
-        return response
+    app.add_middleware(GuardMiddleware)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -45,7 +45,7 @@ def response_from_row(row: Screening, item: ReviewItem | None) -> ScreenResponse
 
 
 def _db_unavailable(exc: Exception) -> HTTPException:
-    log.error("database failure while screening: %s", type(exc).__name__)
+    log.error("database failure while screening: %s", type(exc).__name__, exc_info=exc)
     return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "could not store the screening; do not publish",
                          headers={"Retry-After": "5"})
 

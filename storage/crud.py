@@ -121,6 +121,7 @@ def record_screening(
     now = utcnow()
     row = Screening(id=str(uuid.uuid4()), org=org, post_id=post_id, created_at=now, **fields)
     session.add(row)
+    session.flush()  # no ORM relationship: insert the screening before the review item that points at it
     item = None
     if review_priority is not None:
         item = ReviewItem(

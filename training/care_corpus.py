@@ -214,7 +214,7 @@ def load_posts(path: Path = POSTS_FILE, split: str | None = None) -> list[CarePo
     return [p for p in posts if split is None or p.split == split]
 
 
-def test_split_hash(path: Path = POSTS_FILE) -> str:
+def frozen_test_hash(path: Path = POSTS_FILE) -> str:
     """Hash of the frozen test split (ids + texts + labels): a test fails if anyone edits it."""
     rows = sorted(
         (p.id, p.text, tuple(p.labels[c] for c in CATEGORIES)) for p in load_posts(path, split="test")

@@ -42,6 +42,8 @@ class TrainingArguments:
     recall_targets: dict[str, float] = field(default_factory=lambda: {"safeguarding": 0.95, "self_harm": 0.95})
     pos_weight_cap: float = 8.0
     device: str = "auto"
+    #: Warm start: continue from this bundle's weights (retraining) instead of the base encoder.
+    init_from: str | None = None
     num_threads: int | None = None
     experiment_name: str = "carescreen"
 
@@ -107,8 +109,16 @@ class Trainer:
         if args.num_threads:
             torch.set_num_threads(args.num_threads)
         device = resolve_device(args.device)
-        tokenizer = AutoTokenizer.from_pretrained(base_model_path())
-        module = build_module(dropout=args.dropout).to(device)
+        if args.init_from:
+            from pathlib import Path
+
+            from models.classifier import TorchClassifier
+
+            warm = TorchClassifier(Path(args.init_from))
+            module, tokenizer = warm.module.to(device), warm.tokenizer
+        else:
+            tokenizer = AutoTokenizer.from_pretrained(base_model_path())
+            module = build_module(dropout=args.dropout).to(device)
 
         texts = [ex.text for ex in examples]
         enc = tokenizer(texts, truncation=True, max_length=args.max_length)

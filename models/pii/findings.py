@@ -1,27 +1,16 @@
-"""The span record shared by the PII engine, the pipeline, storage and training (one definition)."""
+"""The span record shared by the PII engine, the pipeline, storage and training (one definition), and the
+typed placeholders that replace spans. Placeholders come from ``config.yaml`` so serving and training data
+(which is redacted the same way) can never disagree."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
-#: Typed placeholders keep a redacted post readable ("[RESIDENT] in [ROOM] had a fall").
-PLACEHOLDERS: dict[str, str] = {
-    "NHS_NUMBER": "[NHS_NUMBER]",
-    "UK_NI_NUMBER": "[NI_NUMBER]",
-    "PHONE_NUMBER": "[PHONE]",
-    "EMAIL_ADDRESS": "[EMAIL]",
-    "UK_POSTCODE": "[POSTCODE]",
-    "STREET_ADDRESS": "[ADDRESS]",
-    "DATE_OF_BIRTH": "[DOB]",
-    "ROOM": "[ROOM]",
-    "ACCESS_CODE": "[CODE]",
-}
-PERSON_PLACEHOLDERS: dict[str, str] = {
-    "resident": "[RESIDENT]",
-    "family": "[FAMILY]",
-    "staff": "[STAFF]",
-    "other": "[NAME]",
-}
+import yaml
+
+CONFIG = Path(__file__).with_name("config.yaml")
 
 
 @dataclass(frozen=True)
@@ -35,7 +24,14 @@ class Finding:
     role: str = "other"
 
 
+@lru_cache(maxsize=1)
+def _placeholders() -> dict[str, dict[str, str] | str]:
+    return dict(yaml.safe_load(CONFIG.read_text())["placeholders"])
+
+
 def placeholder_for(entity_type: str, role: str) -> str:
-    if entity_type == "PERSON":
-        return PERSON_PLACEHOLDERS.get(role, "[NAME]")
-    return PLACEHOLDERS.get(entity_type, f"[{entity_type}]")
+    """Typed placeholders keep a redacted post readable: "[RESIDENT] in [ROOM] had a fall"."""
+    value = _placeholders().get(entity_type)
+    if isinstance(value, dict):
+        return str(value.get(role) or value.get("other") or f"[{entity_type}]")
+    return str(value) if value else f"[{entity_type}]"

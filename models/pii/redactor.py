@@ -19,7 +19,7 @@ from typing import Any, Final
 
 import spacy
 import yaml
-from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
+from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
 from presidio_anonymizer import AnonymizerEngine
@@ -27,23 +27,13 @@ from presidio_anonymizer.entities import OperatorConfig
 from presidio_anonymizer.entities import RecognizerResult as AnonymizerResult
 from spacy.tokens import Doc
 
+from models.pii.findings import Finding, placeholder_for
 from models.pii.recognizers import REGISTRY, ResidentNameRecognizer, RoleInferer
 from models.pii.recognizers.resident_name_recognizer import STOPWORDS
 
 DEFAULT_CONFIG: Final[Path] = Path(__file__).with_name("config.yaml")
 ROLES: Final[tuple[str, ...]] = ("resident", "family", "staff", "other")
 _NAME_WORD_RE: Final[re.Pattern[str]] = re.compile(r"[A-Z][a-z]+(?:['’-][A-Z]?[a-z]+)?")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One detected identifier span in the ORIGINAL text."""
-
-    type: str
-    start: int
-    end: int
-    score: float
-    role: str  # "resident" | "family" | "staff" | "other"
 
 
 @dataclass(frozen=True)
@@ -68,7 +58,9 @@ class TrimmedSpacyNlpEngine(SpacyNlpEngine):
 
     def load(self) -> None:
         """Load from the installed package only: never download."""
-        self.nlp = {m["lang_code"]: spacy.load(m["model_name"], exclude=self.exclude) for m in self.models}
+        self.nlp = {  # type: ignore[assignment]  # presidio annotates it as None
+            m["lang_code"]: spacy.load(m["model_name"], exclude=self.exclude) for m in self.models
+        }
 
     def _doc_to_nlp_artifact(self, doc: Doc, language: str) -> NlpArtifacts:
         entities, scores = self._get_updated_entities(list(doc.ents), self._get_scores_for_entities(doc))
@@ -130,13 +122,13 @@ class Redactor:
         if family_cues:
             kwargs["family_cues"] = family_cues
 
-        recognizers = []
+        recognizers: list[EntityRecognizer] = []
         for name in cfg["recognizers"]:
             cls = REGISTRY[name]
             if cls is ResidentNameRecognizer:
                 recognizers.append(ResidentNameRecognizer(supported_language=self.language, **kwargs))
             else:
-                recognizers.append(cls(supported_language=self.language))  # type: ignore[call-arg]
+                recognizers.append(cls(supported_language=self.language))  # type: ignore[call-arg]  # ours all take it
         self.entities: list[str] = sorted({e for r in recognizers for e in r.supported_entities})
         self.role_inferer = (
             RoleInferer(other_cues=ctx.get("other") or (), **kwargs)
@@ -164,10 +156,9 @@ class Redactor:
         )
         self.anonymizer = AnonymizerEngine()
         self._operators: dict[str, OperatorConfig] = {}
-        for entity, placeholder in cfg.get("placeholders", {}).items():
-            by_role = placeholder if isinstance(placeholder, dict) else {r: placeholder for r in ROLES}
+        for entity in cfg.get("placeholders", {}):
             for role in ROLES:
-                value = by_role.get(role) or by_role.get("other") or f"[{entity}]"
+                value = placeholder_for(entity, role)
                 self._operators[f"{entity}:{role}"] = OperatorConfig("replace", {"new_value": value})
 
     # ------------------------------------------------------------------ analysis
@@ -277,5 +268,4 @@ class Redactor:
 
     def placeholder(self, entity_type: str, role: str) -> str:
         """The text that replaces a span of this type and role."""
-        op = self._operators.get(f"{entity_type}:{role}")
-        return str(op.params["new_value"]) if op else f"[{entity_type}]"
+        return placeholder_for(entity_type, role)

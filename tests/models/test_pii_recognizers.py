@@ -75,6 +75,7 @@ CASES: list[tuple[type[EntityRecognizer], str, str | None]] = [
     (RoomNumberRecognizer, "3 beds free on the unit", None),  # a count, not an identifier
     (RoomNumberRecognizer, "sat in the room 2 hours", None),
     (AccessCodeRecognizer, "keysafe 4471", "4471"),
+    (AccessCodeRecognizer, "keysafe is still 6075. also", "6075"),
     (AccessCodeRecognizer, "key safe code is 0912", "0912"),
     (AccessCodeRecognizer, "door code is 1234#", "1234#"),
     (AccessCodeRecognizer, "the code for the keysafe is 5521 btw", "5521"),

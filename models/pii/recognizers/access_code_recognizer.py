@@ -12,7 +12,7 @@ _STRONG_CUE: Final[str] = (
     r"|\bsafe\s+code|\bcode\s+for\s+the\s+(?:door|key\s?safe|gate|alarm))"
 )
 _WEAK_CUE: Final[str] = r"(?:\bcode|\bdoor|\bgate|\balarm)"
-_JOIN: Final[str] = r"\s{0,2}(?:[:=-]\s{0,2})?(?:is\s+|was\s+|now\s+|=\s*|of\s+)?(?:now\s+)?"
+_JOIN: Final[str] = r"\s{0,2}(?:[:=-]\s{0,2})?(?:(?:is|was|now|still|currently|of)\s+|=\s*){0,2}"
 _CODE: Final[str] = r"(?:[A-Z]?\d{3,8}[#*]?|\d(?:\s\d){3,5}[#*]?)(?![\d:/.]\d)(?!\s*(?:am|pm|hrs?|hours?)\b)"
 
 

@@ -1,4 +1,4 @@
-"""E-mail addresses: Presidio's own CareEmailRecognizer (regex + tldextract), named for our registry."""
+"""E-mail addresses: Presidio's own EmailRecognizer (regex + tldextract), renamed so it does not shadow it."""
 
 from __future__ import annotations
 

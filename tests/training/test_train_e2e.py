@@ -1,0 +1,61 @@
+"""The whole training path on a tiny job: train -> log -> register -> champion alias -> load -> predict."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from models.classifier import BundleConfig, TorchClassifier
+from models.onnx_classifier import OnnxClassifier
+from models.taxonomy import CATEGORIES
+
+pytestmark = pytest.mark.slow
+
+
+def test_tiny_training_registers_champion_and_logs_everything(tiny_model) -> None:  # type: ignore[no-untyped-def]
+    import mlflow
+
+    from training import registry
+
+    settings, outcome = tiny_model
+    assert outcome.version == "1" and outcome.promoted
+    ref = registry.get_alias(registry.CHAMPION, settings)
+    assert ref is not None and ref.version == "1"
+    run = mlflow.get_run(outcome.run_id)
+    params = run.data.params
+    for name in ("epochs", "learning_rate", "max_length", "seed", "data.train_hash", "data.test_hash",
+                 "data.train_n"):
+        assert name in params, name
+    metrics = run.data.metrics
+    assert "test.macro_f1" in metrics and "val.safeguarding.recall" in metrics and "train_loss" in metrics
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(outcome.run_id)}
+    assert {"thresholds.json", "confusion_test.json", "metrics.json"} <= artifacts
+
+
+def test_registered_bundle_loads_and_predicts(tiny_model) -> None:  # type: ignore[no-untyped-def]
+    from training import registry
+
+    settings, outcome = tiny_model
+    bundle = registry.download_bundle(registry.get_alias(registry.CHAMPION, settings), settings)
+    cfg = BundleConfig.load(bundle)
+    assert set(cfg.thresholds) == set(CATEGORIES)
+    assert cfg.thresholds == pytest.approx(outcome.thresholds)
+    texts = ["She had bruises on both arms and flinched when he came in", "OOO to Dave for the brews"]
+    torch_probs = TorchClassifier(bundle).predict_proba(texts)
+    assert torch_probs.shape == (2, len(CATEGORIES))
+    assert np.all((torch_probs >= 0) & (torch_probs <= 1))
+    onnx_probs = OnnxClassifier(bundle).predict_proba(texts)
+    # int8 dynamic quantisation: scores agree within a stated tolerance (see evaluation/reports/model.md).
+    assert np.abs(onnx_probs - torch_probs).max() < 0.1
+
+
+def test_thresholds_meet_recall_targets_on_validation(tiny_model) -> None:  # type: ignore[no-untyped-def]
+    _, outcome = tiny_model
+    for c in ("safeguarding", "self_harm"):
+        m = outcome.validation["categories"][c]
+        if m["support"]:
+            assert m["recall"] >= 0.95, (c, m)
+    report = json.loads((outcome.bundle_dir / "report.json").read_text())
+    assert "test" in report and "validation" in report
