@@ -50,7 +50,7 @@ def summary(per_category: Mapping[str, Mapping[str, float]], probs: np.ndarray, 
     thr = np.array([thresholds[c] for c in CATEGORIES])
     fully_labelled = mask.min(axis=1) > 0
     clean = fully_labelled & (targets.max(axis=1) == 0)
-    flagged = (probs >= thr).any(axis=1)
+    flagged = np.asarray((probs >= thr).any(axis=1))
     return {
         "macro_f1": float(np.mean(f1s)) if f1s else 0.0,
         "clean_flag_rate": float(flagged[clean].mean()) if clean.any() else float("nan"),

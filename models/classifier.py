@@ -33,8 +33,11 @@ def base_model_path() -> str:
 class Classifier(Protocol):
     """Anything that turns texts into per-category probabilities (the scanner protocol of the pipeline)."""
 
-    version: str
-    thresholds: Mapping[str, float]
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def thresholds(self) -> Mapping[str, float]: ...
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Return an array of shape (len(texts), len(CATEGORIES)) with values in [0, 1]."""

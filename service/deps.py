@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from service.state import AppState, DatabaseUnavailable
 from storage import crud
+
+log = logging.getLogger(__name__)
 
 
 def get_state(request: Request) -> AppState:
@@ -21,7 +25,8 @@ StateDep = Annotated[AppState, Depends(get_state)]
 
 
 def get_session(state: StateDep) -> Iterator[Session]:
-    """One transaction per request; the database being down is a 503 (the caller must not publish)."""
+    """One transaction per request; the database being down, or the commit failing (e.g. disk full), is a 503
+    (the caller must not publish, and a moderator must retry: nothing was stored)."""
     try:
         db = state.require_db()
         with db.session() as s:
@@ -29,9 +34,16 @@ def get_session(state: StateDep) -> Iterator[Session]:
     except DatabaseUnavailable as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable",
                             headers={"Retry-After": "5"}) from exc
+    except SQLAlchemyError as exc:
+        log.error("database failure: %s", type(exc).__name__)
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "could not store; nothing was saved, retry",
+                            headers={"Retry-After": "5"}) from exc
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent. With the default (request) scope FastAPI exits the
+# dependency after sending it, so a 200 could be acknowledged for a decision whose commit then failed or was
+# cut short by a crash.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 @dataclass(frozen=True)

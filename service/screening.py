@@ -26,6 +26,15 @@ def validate_text(body: ScreenBody, max_chars: int) -> None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "text is empty")
     if "\x00" in body.text:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "text contains NUL characters")
+    for value in (body.text, body.post_id, body.author_id, body.circle):
+        if value is None:
+            continue
+        if "\x00" in value:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "a field contains NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate ("\ud800"): not text we can store or screen
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "text is not valid Unicode") from exc
 
 
 def response_from_row(row: Screening, item: ReviewItem | None) -> ScreenResponse:

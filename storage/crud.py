@@ -242,7 +242,8 @@ def claim_next(session: Session, *, org: str, key_id: int, lease_seconds: int, a
         .limit(5)
     )
     if session.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update(skip_locked=True)
+        # Lock only the row we take: locking five would hide four free items from concurrent moderators.
+        q = q.limit(1).with_for_update(skip_locked=True)
     for rid in session.execute(q).scalars().all():
         try:
             return claim_review(session, org=org, review_id=rid, key_id=key_id, lease_seconds=lease_seconds,
@@ -356,3 +357,28 @@ def purge_before(session: Session, *, cutoff: datetime, actor: str) -> dict[str,
         audit.append(session, org=org, actor=actor, action="retention.purge", subject=f"org:{org}",
                      details={"screenings": n, "cutoff": cutoff.isoformat()})
     return orgs
+
+
+def open_review_for_reported_post(
+    session: Session, *, org: str, post_id: str, reason: str, urgent: bool, sla_due_minutes: int, actor: str
+) -> ReviewItem | None:
+    """A published post reported by a reader goes to the queue (how missed posts become labels).
+
+    Returns the (new or existing) review item, or None when the post was never screened here.
+    """
+    scr = get_screening(session, org=org, post_id=post_id)
+    if scr is None:
+        return None
+    existing = review_for_screening(session, screening_id=scr.id)
+    if existing is not None:
+        return existing
+    now = utcnow()
+    priority = "urgent" if urgent else "normal"
+    item = ReviewItem(id=str(uuid.uuid4()), org=org, screening_id=scr.id, status="pending", priority=priority,
+                      priority_rank=PRIORITY_RANK[priority], risk=max(scr.scores.values(), default=0.0),
+                      categories=list(scr.flags), created_at=now, due_at=now + timedelta(minutes=sla_due_minutes))
+    session.add(item)
+    session.flush()
+    audit.append(session, org=org, actor=actor, action="post.report", subject=f"post:{post_id}",
+                 details={"review_id": item.id, "urgent": urgent, "reason": reason[:500]})
+    return item

@@ -198,7 +198,7 @@ def retrain(opts: RetrainOptions, settings: Settings | None = None, args: Traini
     recent = [ex for ex, _ in recent_rows]
     champion = TorchClassifier(champion_dir)
     challenger = TorchClassifier(Path(outcome.bundle_dir))
-    comparison = {
+    comparison: dict[str, dict[str, Any]] = {
         "champion": {"version": champion_ref.version, "test": _evaluate(champion, test),
                      "recent": _evaluate(champion, recent)},
         "challenger": {"version": outcome.version, "test": _evaluate(challenger, test),

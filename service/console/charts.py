@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend, safe in worker threads
+from matplotlib.ticker import MaxNLocator
 
 from service.reporting import SUPPRESSED
 
@@ -75,10 +76,13 @@ def decisions_over_time(over_time: Mapping[str, Mapping[str, Any]]) -> str:
             ax.annotate("includes <5", (i, bottoms[i]), textcoords="offset points", xytext=(0, 3), ha="center",
                         fontsize=7, color="#52606d")
     ax.set_xticks(x, weeks, rotation=0 if len(weeks) < 8 else 45)
+    pad = max(0.0, (6 - len(weeks)) / 2)  # a week or two still draws as bars, not a wall of colour
+    ax.set_xlim(-0.6 - pad, len(weeks) - 0.4 + pad)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("Posts screened", color=INK, fontsize=9)
     ax.grid(axis="y", color=GRID, linewidth=0.8)
-    ax.set_ylim(0, max([*bottoms, 1]) * 1.2)
-    ax.legend(frameon=False, fontsize=8, ncols=3, loc="upper left")
+    ax.set_ylim(0, max([*bottoms, 1]) * 1.12)
+    ax.legend(frameon=False, fontsize=8, ncols=5, loc="lower center", bbox_to_anchor=(0.5, 1.0))
     return _png(fig)
 
 
@@ -98,6 +102,7 @@ def flags_by_category(by_category: Mapping[str, Any]) -> str:
         text = SUPPRESSED if by_category[c] == SUPPRESSED else str(v)
         ax.text(v + top * 0.01, yi, text, va="center", fontsize=8, color=INK)
     ax.set_xlim(0, top * 1.15)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Posts flagged", color=INK, fontsize=9)
     ax.grid(axis="x", color=GRID, linewidth=0.8)
     return _png(fig)

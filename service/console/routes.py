@@ -508,7 +508,7 @@ def reports(
     query = {"from": d_from.isoformat(), "to": d_to.isoformat(), **({"circle": circle} if circle else {})}
     return _render(request, "report.html", {
         "title": "Risk report", "active": "reports", "report": report, "images": images, "d_from": d_from, "d_to": d_to,
-        "circle": circle or "", "weeks": weeks, "decisions": decisions, "decision_labels": DECISION_LABELS,
+        "circle": circle or "", "weeks": weeks, "outcome_labels": {**ACTIONS, "pending": "Still pending"}, "decisions": decisions, "decision_labels": DECISION_LABELS,
         "csv_url": "/console/reports.csv?" + urlencode(query), "suppressed": SUPPRESSED,
         "generated": _local(utcnow()), "sla_urgent": state.settings.sla_urgent_minutes,
         "period": f"{d_from.strftime('%d %b %Y')} – {d_to.strftime('%d %b %Y')}",

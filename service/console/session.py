@@ -12,11 +12,11 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import HTTPException, Request, Response, status
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from service.deps import Principal
-from service.state import AppState
+from service.state import AppState, DatabaseUnavailable
 from storage.tables import ApiKey
 
 SESSION_COOKIE = "cs_console"
@@ -77,7 +77,11 @@ def current_user(request: Request, state: AppState) -> ConsoleUser | None:
     data = _load_session(request, state)
     if data is None or data["r"] not in CONSOLE_ROLES:
         return None
-    db = state.require_db()
+    try:
+        db = state.require_db()
+    except DatabaseUnavailable as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable",
+                            headers={"Retry-After": "5"}) from exc
     with db.session() as s:
         key = s.get(ApiKey, int(data["k"]))
         if key is None or key.revoked_at is not None or key.org != data["o"] or key.role != data["r"]:
