@@ -152,6 +152,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reliability(args: argparse.Namespace) -> int:
+    from evaluation.reliability import run
+
+    run(Path(args.output))
+    print(Path(args.output) / "reliability.md")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="carescreen", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true")
@@ -216,6 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--requests", type=int, default=300)
     b.add_argument("--no-readme", action="store_true")
     b.set_defaults(func=cmd_bench)
+
+    rl = sub.add_parser("reliability", help="load, SIGKILL, faults, bad input, evasion: writes reliability.md")
+    rl.add_argument("--output", default="evaluation/reports")
+    rl.set_defaults(func=cmd_reliability)
     return p
 
 

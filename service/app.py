@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -159,6 +160,24 @@ async def _retry_database(state: AppState) -> None:
             await run_in_threadpool(state.connect_db)
 
 
+def _document_string_details(app: FastAPI) -> None:
+    """Make the schema say what a 422 really carries: a route's own ``HTTPException`` (e.g. "unknown category")
+    has a string ``detail``, not FastAPI's validation-error list, so clients and fuzzers must accept either."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            model = schema.get("components", {}).get("schemas", {}).get("HTTPValidationError", {})
+            detail = model.get("properties", {}).get("detail")
+            if detail is not None and "anyOf" not in detail:
+                listed = {k: v for k, v in detail.items() if k != "title"}
+                model["properties"]["detail"] = {"anyOf": [listed, {"type": "string"}], "title": "Detail"}
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings | None = None, *, state: AppState | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -193,6 +212,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     app.state.cs = state or build_state(settings)
 
     app.add_middleware(GuardMiddleware)
+    _document_string_details(app)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

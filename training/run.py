@@ -89,7 +89,8 @@ def train_and_register(
     if care_limit is not None:
         train_care, val = train_care[:care_limit], val[: max(40, care_limit // 4)]
     external = external_examples(args.external_corpora, args.external_per_corpus, args.seed)
-    train_set = train_care * args.care_repeats + external + list(extra_train)
+    rare = [e for e in train_care if any(e.labels.get(c) for c in args.rare_categories)]
+    train_set = train_care * args.care_repeats + rare * args.rare_repeats + external + list(extra_train)
     log.info("training on %d examples (%d care x%d, %d external, %d decisions)", len(train_set),
              len(train_care), args.care_repeats, len(external), len(extra_train))
 

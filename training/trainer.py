@@ -33,12 +33,15 @@ class TrainingArguments:
     seed: int = 13
     max_steps: int | None = None
     #: Cap on examples drawn from each external corpus (None = all). Keeps the bootstrap inside 10 minutes.
-    external_per_corpus: int | None = 500
+    external_per_corpus: int | None = 300
     external_corpora: tuple[str, ...] = (
         "olid", "davidson_hate_offensive", "convabuse", "edos_sexism", "goemotions", "counsel_chat",
     )  # fmt: skip
     #: How many times each care post is seen per epoch relative to external data (our domain matters most).
     care_repeats: int = 2
+    #: Extra copies of care posts positive for the rarest categories (about 50-120 training positives each).
+    rare_repeats: int = 2
+    rare_categories: tuple[str, ...] = ("hate", "threat", "sexual", "self_harm")
     recall_targets: dict[str, float] = field(default_factory=lambda: {"safeguarding": 0.95, "self_harm": 0.95})
     pos_weight_cap: float = 8.0
     device: str = "auto"

@@ -119,10 +119,10 @@ def _assert_503(r) -> None:  # type: ignore[no-untyped-def]
     assert r.json()["detail"]
 
 
-@pytest.mark.parametrize("text", TEXTS)
-def test_database_down_is_503_never_allow(client, poster, app_state, monkeypatch, text):  # type: ignore[no-untyped-def]
+def test_database_down_is_503_never_allow(client, poster, app_state, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setattr(app_state.db, "session", _operational_error)
-    _assert_503(client.post("/v1/screen", json={"text": text}, headers=poster))
+    for text in TEXTS:
+        _assert_503(client.post("/v1/screen", json={"text": text}, headers=poster))
 
 
 @pytest.mark.parametrize("stage", ["record_screening", "get_screening", "staff_directory", "sla_minutes"])

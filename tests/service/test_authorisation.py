@@ -1,0 +1,170 @@
+"""Authorisation (issue 10 §5): every route x every role x own/other organisation, hashed keys, rate limits."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import POSTGRES_URL, KeywordClassifier, _wait_ready, auth
+
+ROLES = ("poster", "moderator", "safeguarding_lead", "admin")
+MOD = {"moderator", "safeguarding_lead", "admin"}
+LEAD_ADMIN = {"safeguarding_lead", "admin"}
+
+# name -> (method, path ({rid}: an org-a review item, {pid}: its post_id), json body, roles allowed, scoped to
+# one org-a item (so another organisation gets a 404))
+ROUTES: dict[str, tuple[str, str, object, set[str], bool]] = {
+    "screen": ("POST", "/v1/screen", {"text": "nice day"}, {"poster"}, False),
+    "report-post": ("POST", "/v1/posts/{pid}/report", {"reason": "upsetting"}, {"poster"}, True),
+    "screen-batch": ("POST", "/v1/screen/batch", {"posts": [{"text": "nice day"}]}, {"poster"}, False),
+    "staff-put": ("PUT", "/v1/staff-directory", {"names": ["Sam Taylor"]}, {"admin"}, False),
+    "staff-get": ("GET", "/v1/staff-directory", None, {"admin"}, False),
+    "sla": ("PUT", "/v1/admin/sla", {"urgent_minutes": 10}, {"admin"}, False),
+    "reload-model": ("POST", "/v1/admin/reload-model", None, {"admin"}, False),
+    "reviews-list": ("GET", "/v1/reviews", None, MOD, False),
+    "reviews-stats": ("GET", "/v1/reviews/stats", None, MOD, False),
+    "claim-next": ("POST", "/v1/reviews/claim-next", None, MOD, False),
+    "review-get": ("GET", "/v1/reviews/{rid}", None, MOD, True),
+    "claim": ("POST", "/v1/reviews/{rid}/claim", None, MOD, True),
+    "decision": ("POST", "/v1/reviews/{rid}/decision", {"action": "reject", "labels": {"toxicity": True}}, MOD,
+                 True),
+    "original": ("GET", "/v1/reviews/{rid}/original", None, {"safeguarding_lead"}, True),
+    "reveal-author": ("POST", "/v1/reviews/{rid}/reveal-author", {"reason": "risk to life, s42 enquiry"},
+                      {"safeguarding_lead"}, True),
+    "risk-report": ("GET", "/v1/reports/risk", None, LEAD_ADMIN, False),
+    "audit-verify": ("GET", "/v1/audit/verify", None, LEAD_ADMIN, False),
+    "audit-export": ("GET", "/v1/audit/export", None, LEAD_ADMIN, False),
+}
+AUTHOR = "author-of-org-a-7731"
+
+
+# Authorisation does not depend on what else is stored, so one service per module and database keeps the
+# combinations fast; every combination gets its own keys and its own fresh org-a review item.
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"])
+def shared(request, tmp_path_factory, redactor):  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+    from fastapi.testclient import TestClient
+
+    from carescreen.config import Settings
+    from service.app import create_app
+    from service.state import build_state
+    from storage import crud
+
+    tmp = tmp_path_factory.mktemp("authz")
+    schema = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp / 'test.db'}"
+    else:
+        assert POSTGRES_URL
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        admin = sa.create_engine(POSTGRES_URL)
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        sep = "&" if "?" in POSTGRES_URL else "?"
+        url = f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    settings = Settings(var_dir=tmp / "var", database_url=url, secret_key="test-secret", model_poll_seconds=0,
+                        mlflow_tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}", mlflow_artifact_root=tmp / "mlruns",
+                        batch_wait_ms=2.0)
+    state = build_state(settings, classifier_loader=KeywordClassifier, analyzer_factory=lambda: redactor)
+    with TestClient(create_app(settings, state=state)) as c:
+        _wait_ready(c)
+
+        def make_key(org: str = "org-a", role: str = "poster") -> str:
+            with state.require_db().session() as s:
+                return crud.create_api_key(s, org=org, role=role)[1]
+
+        yield SimpleNamespace(client=c, make_key=make_key, state=state)
+    if schema is not None:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def test_every_v1_route_is_in_the_table(shared) -> None:  # type: ignore[no-untyped-def]
+    table = {(m, p) for m, p, *_ in ROUTES.values()}
+    paths = shared.client.app.openapi()["paths"]
+    app_routes = {(m.upper(), p.replace("{review_id}", "{rid}").replace("{post_id}", "{pid}")) for p, ops in paths.items()
+                  if p.startswith("/v1/") for m in ops}
+    assert app_routes == table
+
+
+@pytest.mark.parametrize(("route", "role", "org"), list(itertools.product(ROUTES, ROLES, ("own", "other"))))
+def test_route_role_org(shared, route: str, role: str, org: str) -> None:  # type: ignore[no-untyped-def]
+    c, make_key = shared.client, shared.make_key
+    method, path, body, allowed, scoped = ROUTES[route]
+    marker = f"post-{uuid.uuid4().hex[:10]}"
+    seeded = c.post("/v1/screen", json={"text": "you useless cow", "post_id": marker, "anonymous": True,
+                                        "author_id": AUTHOR}, headers=auth(make_key("org-a", "poster")))
+    rid = seeded.json()["review"]["id"]
+    caller = auth(make_key("org-a" if org == "own" else "org-b", role))
+    r = c.request(method, path.format(rid=rid, pid=marker), json=body, headers=caller)
+
+    if role not in allowed:
+        expected = 403
+    elif scoped and org == "other":
+        expected = 404
+    else:
+        expected = 200
+    if expected == 200:
+        assert 200 <= r.status_code < 300, (route, role, org, r.status_code, r.text)
+    else:
+        assert r.status_code == expected, (route, role, org, r.status_code, r.text)
+    assert r.status_code != 500
+    if org == "other":  # nothing of org-a's ever reaches org-b, whatever the status
+        assert rid not in r.text and marker not in r.text and AUTHOR not in r.text
+    if r.status_code < 300 and role != "safeguarding_lead":
+        assert AUTHOR not in r.text  # only the lead's audited reveal returns an anonymous author
+    # The org-a item is untouched by anyone from org-b.
+    if org == "other":
+        lead = auth(make_key("org-a", "safeguarding_lead"))
+        item = c.get(f"/v1/reviews/{rid}", headers=lead).json()
+        assert item["status"] == "pending" and item["claimed"] is False
+
+
+def test_keys_stored_hashed(shared) -> None:  # type: ignore[no-untyped-def]
+    from storage.tables import ApiKey
+
+    keys = [shared.make_key("org-a", role) for role in ROLES]
+    with shared.state.require_db().session() as s:
+        rows = list(s.execute(select(ApiKey)).scalars())
+        dumped = " ".join(str(getattr(r, col.name)) for r in rows for col in ApiKey.__table__.columns)
+    for k in keys:
+        assert k not in dumped
+        assert k.split("_", 2)[2] not in dumped
+    for r in rows:
+        assert len(r.key_hash) == 64 and all(ch in "0123456789abcdef" for ch in r.key_hash)
+
+
+def test_key_of_one_org_cannot_be_used_with_another_prefix(shared) -> None:  # type: ignore[no-untyped-def]
+    a, b = shared.make_key("org-a", "poster"), shared.make_key("org-b", "poster")
+    forged = "_".join([*a.split("_", 2)[:2], b.split("_", 2)[2]])
+    assert shared.client.post("/v1/screen", json={"text": "hi"}, headers=auth(forged)).status_code == 401
+
+
+def test_per_key_rate_limit(settings, classifier, redactor) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.state import build_state
+    from storage import crud
+
+    limited = settings.model_copy(update={"rate_limit_per_minute": 60})  # a burst of 10, then 1 a second
+    state = build_state(limited, classifier_loader=lambda: classifier, analyzer_factory=lambda: redactor)
+    with TestClient(create_app(limited, state=state)) as c:
+        _wait_ready(c)
+        with state.require_db().session() as s:
+            key = auth(crud.create_api_key(s, org="org-a", role="moderator")[1])
+            other = auth(crud.create_api_key(s, org="org-a", role="moderator")[1])
+        codes = [c.get("/v1/reviews/stats", headers=key).status_code for _ in range(10)]
+        assert codes == [200] * 10
+        r = c.get("/v1/reviews/stats", headers=key)
+        assert r.status_code == 429
+        assert int(r.headers["retry-after"]) >= 1
+        assert r.json()["detail"]
+        assert c.get("/v1/reviews/stats", headers=other).status_code == 200  # per key, not global
+        # Wrong keys are refused before the limiter: they cannot spend a real key's budget.
+        assert c.get("/v1/reviews/stats", headers=auth("cs_0_0")).status_code == 401
