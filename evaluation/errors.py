@@ -20,12 +20,30 @@ def worst_errors(bundle: Path, *, split: str = "validation", per_category: int =
     rows: list[dict[str, Any]] = []
     for j, c in enumerate(CATEGORIES):
         thr = model.thresholds[c]
-        fn = [(float(probs[i, j]), e) for i, e in enumerate(examples) if e.labels.get(c) == 1 and probs[i, j] < thr]
-        fp = [(float(probs[i, j]), e) for i, e in enumerate(examples) if e.labels.get(c) == 0 and probs[i, j] >= thr]
-        for kind, items in (("missed", sorted(fn, key=lambda t: t[0])), ("false alarm", sorted(fp, key=lambda t: -t[0]))):
+        fn = [
+            (float(probs[i, j]), e)
+            for i, e in enumerate(examples)
+            if e.labels.get(c) == 1 and probs[i, j] < thr
+        ]
+        fp = [
+            (float(probs[i, j]), e)
+            for i, e in enumerate(examples)
+            if e.labels.get(c) == 0 and probs[i, j] >= thr
+        ]
+        for kind, items in (
+            ("missed", sorted(fn, key=lambda t: t[0])),
+            ("false alarm", sorted(fp, key=lambda t: -t[0])),
+        ):
             for score, e in items[:per_category]:
-                rows.append({"category": c, "error": kind, "score": round(score, 3), "threshold": round(thr, 3),
-                             "text": e.text})
+                rows.append(
+                    {
+                        "category": c,
+                        "error": kind,
+                        "score": round(score, 3),
+                        "threshold": round(thr, 3),
+                        "text": e.text,
+                    }
+                )
     return pd.DataFrame(rows, columns=["category", "error", "score", "threshold", "text"])
 
 

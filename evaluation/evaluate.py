@@ -43,19 +43,24 @@ def _olid(probs: np.ndarray, examples: list[LabelledText], threshold: float) -> 
     from sklearn.metrics import f1_score
 
     y = np.array([e.labels["toxicity"] for e in examples])
-    return float(f1_score(y, (probs[:, CATEGORIES.index("toxicity")] >= threshold).astype(int), average="macro"))
+    return float(
+        f1_score(y, (probs[:, CATEGORIES.index("toxicity")] >= threshold).astype(int), average="macro")
+    )
 
 
 def train_baseline(args: TrainingArguments | None = None) -> TfidfClassifier:
     """The baseline sees the same data mix as the default transformer run, thresholds chosen the same way."""
     args = args or TrainingArguments()
     train = care_examples("train") * args.care_repeats + external_examples(
-        args.external_corpora, args.external_per_corpus, args.seed)
+        args.external_corpora, args.external_per_corpus, args.seed
+    )
     t, m = arrays(train)
     model = TfidfClassifier().fit([e.text for e in train], t, m)
     val = care_examples("validation")
     vt, vm = arrays(val)
-    model.set_thresholds(choose_thresholds(model.predict_proba([e.text for e in val]), vt, vm, args.recall_targets))
+    model.set_thresholds(
+        choose_thresholds(model.predict_proba([e.text for e in val]), vt, vm, args.recall_targets)
+    )
     return model
 
 
@@ -97,8 +102,9 @@ def load_champion(settings: Settings) -> tuple[Path, str]:
     return registry.download_bundle(ref, settings), ref.label
 
 
-def onnx_agreement(bundle: Path, texts: list[str], reference: np.ndarray, thresholds: dict[str, float]
-                   ) -> dict[str, Any]:
+def onnx_agreement(
+    bundle: Path, texts: list[str], reference: np.ndarray, thresholds: dict[str, float]
+) -> dict[str, Any]:
     from models.onnx_classifier import OnnxClassifier, has_onnx
 
     if not has_onnx(bundle):
@@ -107,9 +113,14 @@ def onnx_agreement(bundle: Path, texts: list[str], reference: np.ndarray, thresh
     probs = onnx.predict_proba(texts)
     thr = np.array([thresholds[c] for c in CATEGORIES])
     changed = int(((probs >= thr) != (reference >= thr)).any(axis=1).sum())
-    return {"available": True, "max_abs_diff": float(np.abs(probs - reference).max()),
-            "mean_abs_diff": float(np.abs(probs - reference).mean()), "posts": len(texts),
-            "posts_with_changed_flags": changed, "probs": probs}
+    return {
+        "available": True,
+        "max_abs_diff": float(np.abs(probs - reference).max()),
+        "mean_abs_diff": float(np.abs(probs - reference).mean()),
+        "posts": len(texts),
+        "posts_with_changed_flags": changed,
+        "probs": probs,
+    }
 
 
 def run_evaluation(output_dir: Path, settings: Settings | None = None) -> dict[str, Any]:
@@ -146,37 +157,53 @@ def run_evaluation(output_dir: Path, settings: Settings | None = None) -> dict[s
     _pr_curves(output_dir / "pr_curves.png", test, curves)
     results["seconds"] = time.time() - started
     results["markdown"] = render_markdown(results)
-    (output_dir / "model.json").write_text(json.dumps({k: v for k, v in results.items() if k != "markdown"},
-                                                      indent=2, default=float))
+    (output_dir / "model.json").write_text(
+        json.dumps({k: v for k, v in results.items() if k != "markdown"}, indent=2, default=float)
+    )
     (output_dir / "model.md").write_text(results["markdown"])
     return results
 
 
 def render_markdown(r: dict[str, Any]) -> str:
     t, b = r["transformer"], r["baseline"]
-    lines = [f"# Model evaluation: {r['model_version']}", "",
-             "Frozen care test split (never used for training or thresholds); thresholds from validation.", "",
-             "| category | transformer P | R | F1 | PR-AUC | baseline P | R | F1 | PR-AUC | n+ |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Model evaluation: {r['model_version']}",
+        "",
+        "Frozen care test split (never used for training or thresholds); thresholds from validation.",
+        "",
+        "| category | transformer P | R | F1 | PR-AUC | baseline P | R | F1 | PR-AUC | n+ |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for c in CATEGORIES:
         m, n = t["categories"][c], b["categories"][c]
-        lines.append(f"| {c} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['pr_auc']:.3f} | "
-                     f"{n['precision']:.3f} | {n['recall']:.3f} | {n['f1']:.3f} | {n['pr_auc']:.3f} | {m['support']} |")
-    lines += ["", f"- Macro-F1: transformer **{t['macro_f1']:.3f}**, baseline {b['macro_f1']:.3f} "
-              f"(target >= {TARGETS['macro_f1']})",
-              f"- Clean posts wrongly flagged: transformer **{t['clean_flag_rate']:.1%}**, baseline "
-              f"{b['clean_flag_rate']:.1%} (target <= {TARGETS['clean_flag_rate']:.0%}; {t['clean_posts']} clean posts)"]
+        lines.append(
+            f"| {c} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['pr_auc']:.3f} | "
+            f"{n['precision']:.3f} | {n['recall']:.3f} | {n['f1']:.3f} | {n['pr_auc']:.3f} | {m['support']} |"
+        )
+    lines += [
+        "",
+        f"- Macro-F1: transformer **{t['macro_f1']:.3f}**, baseline {b['macro_f1']:.3f} "
+        f"(target >= {TARGETS['macro_f1']})",
+        f"- Clean posts wrongly flagged: transformer **{t['clean_flag_rate']:.1%}**, baseline "
+        f"{b['clean_flag_rate']:.1%} (target <= {TARGETS['clean_flag_rate']:.0%}; {t['clean_posts']} clean posts)",
+    ]
     o = r.get("transformer_on_original_text")
     if o:
-        lines.append(f"- Same model on the original (unredacted) text: macro-F1 {o['macro_f1']:.3f} "
-                     f"(redacted: {t['macro_f1']:.3f}) — what redaction costs the classifier")
+        lines.append(
+            f"- Same model on the original (unredacted) text: macro-F1 {o['macro_f1']:.3f} "
+            f"(redacted: {t['macro_f1']:.3f}) — what redaction costs the classifier"
+        )
     if "olid_test_macro_f1" in r:
         ol = r["olid_test_macro_f1"]
-        lines.append(f"- OLID test (n={ol['n']}, toxicity head): macro-F1 transformer **{ol['transformer']:.3f}**, "
-                     f"baseline {ol['baseline']:.3f} (target >= {TARGETS['olid_macro_f1']})")
+        lines.append(
+            f"- OLID test (n={ol['n']}, toxicity head): macro-F1 transformer **{ol['transformer']:.3f}**, "
+            f"baseline {ol['baseline']:.3f} (target >= {TARGETS['olid_macro_f1']})"
+        )
     a = r.get("onnx_int8_vs_pytorch", {})
     if a.get("available"):
-        lines.append(f"- ONNX int8 vs PyTorch fp32 on {a['posts']} test posts: max |Δscore| {a['max_abs_diff']:.4f}, "
-                     f"mean {a['mean_abs_diff']:.4f}; posts whose flags change: {a['posts_with_changed_flags']}")
+        lines.append(
+            f"- ONNX int8 vs PyTorch fp32 on {a['posts']} test posts: max |Δscore| {a['max_abs_diff']:.4f}, "
+            f"mean {a['mean_abs_diff']:.4f}; posts whose flags change: {a['posts_with_changed_flags']}"
+        )
     lines += ["", "![PR curves](pr_curves.png)", ""]
     return "\n".join(lines)

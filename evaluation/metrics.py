@@ -43,8 +43,13 @@ def category_metrics(
     return out
 
 
-def summary(per_category: Mapping[str, Mapping[str, float]], probs: np.ndarray, targets: np.ndarray,
-            mask: np.ndarray, thresholds: Mapping[str, float]) -> dict[str, float]:
+def summary(
+    per_category: Mapping[str, Mapping[str, float]],
+    probs: np.ndarray,
+    targets: np.ndarray,
+    mask: np.ndarray,
+    thresholds: Mapping[str, float],
+) -> dict[str, float]:
     """Headline numbers: macro-F1 over categories with positives, and the clean-post false-flag rate."""
     f1s = [m["f1"] for m in per_category.values() if m["support"] > 0]
     thr = np.array([thresholds[c] for c in CATEGORIES])

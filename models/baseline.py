@@ -19,7 +19,9 @@ class TfidfClassifier:
     def __init__(self, *, version: str = "tfidf-baseline") -> None:
         self.version = version
         self.thresholds: dict[str, float] = dict.fromkeys(CATEGORIES, 0.5)
-        self.vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=100_000)
+        self.vectorizer = TfidfVectorizer(
+            ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=100_000
+        )
         self.models: dict[str, LogisticRegression | float] = {}
 
     def fit(self, texts: Sequence[str], targets: np.ndarray, mask: np.ndarray) -> TfidfClassifier:

@@ -102,7 +102,9 @@ def masked_bce_loss(logits, targets, mask, pos_weight=None):  # type: ignore[no-
     """
     import torch.nn.functional as F
 
-    per_cell = F.binary_cross_entropy_with_logits(logits, targets, reduction="none", pos_weight=pos_weight) * mask
+    per_cell = (
+        F.binary_cross_entropy_with_logits(logits, targets, reduction="none", pos_weight=pos_weight) * mask
+    )
     return per_cell.sum() / mask.sum().clamp(min=1.0)
 
 

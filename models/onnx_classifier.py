@@ -32,8 +32,11 @@ def export_onnx(module: Any, directory: Path, *, quantize: bool = True) -> Path:
         str(fp32),
         input_names=["input_ids", "attention_mask"],
         output_names=["logits"],
-        dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
-                      "logits": {0: "batch"}},
+        dynamic_axes={
+            "input_ids": {0: "batch", 1: "seq"},
+            "attention_mask": {0: "batch", 1: "seq"},
+            "logits": {0: "batch"},
+        },
         opset_version=17,
         dynamo=False,
     )
@@ -75,13 +78,18 @@ class OnnxClassifier:
         for i in range(0, len(order), batch_size):
             idx = order[i : i + batch_size]
             enc = self.tokenizer(
-                [texts[k] for k in idx], padding=True, truncation=True, max_length=self.config.max_length,
+                [texts[k] for k in idx],
+                padding=True,
+                truncation=True,
+                max_length=self.config.max_length,
                 return_tensors="np",
             )
             logits = self.session.run(
                 ["logits"],
-                {"input_ids": enc["input_ids"].astype(np.int64),
-                 "attention_mask": enc["attention_mask"].astype(np.int64)},
+                {
+                    "input_ids": enc["input_ids"].astype(np.int64),
+                    "attention_mask": enc["attention_mask"].astype(np.int64),
+                },
             )[0]
             out[idx] = 1.0 / (1.0 + np.exp(-logits))
         return out

@@ -113,7 +113,9 @@ class ScreeningPipeline:
         thresholds = self.classifier.thresholds
         for i, req in enumerate(requests):
             scores = {c: round(float(probs[i, j]), 4) for j, c in enumerate(CATEGORIES)}
-            flags = [] if "classifier" in degraded[i] else [c for c in CATEGORIES if scores[c] >= thresholds[c]]
+            flags = (
+                [] if "classifier" in degraded[i] else [c for c in CATEGORIES if scores[c] >= thresholds[c]]
+            )
             redact, kept = found[i]
             judgeable = is_judgeable(req.text)
             verdict = self.policy.decide(

@@ -73,7 +73,9 @@ class PolicyEngine:
                 message = self.messages[key]
             return Verdict("escalate", self.priorities["escalate"], message, tuple(urgent))
         if degraded:
-            return Verdict("hold", "high", self.messages["unscreenable"], tuple(f"degraded:{d}" for d in degraded))
+            return Verdict(
+                "hold", "high", self.messages["unscreenable"], tuple(f"degraded:{d}" for d in degraded)
+            )
         blocking = [c for c in self.block_on if c in flagset and scores.get(c, 0.0) >= self.block_threshold]
         if blocking:
             msg = self.messages["block"].format(reason=self._reason_text(blocking))

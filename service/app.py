@@ -74,7 +74,9 @@ class GuardMiddleware:
         headers = dict(scope.get("headers") or [])
 
         async def reply(status: int, detail: str, extra: dict[str, str] | None = None) -> None:
-            resp = JSONResponse({"detail": detail}, status_code=status, headers={**SECURITY_HEADERS, **(extra or {})})
+            resp = JSONResponse(
+                {"detail": detail}, status_code=status, headers={**SECURITY_HEADERS, **(extra or {})}
+            )
             await resp(scope, receive, send)
 
         declared = headers.get(b"content-length")
@@ -192,8 +194,11 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
             if st.holder.readiness.ready:
                 st.ready_at = asyncio.get_running_loop().time()
 
-        tasks = [asyncio.create_task(load_models()), asyncio.create_task(_retry_database(st)),
-                 asyncio.create_task(_poll_champion(st))]
+        tasks = [
+            asyncio.create_task(load_models()),
+            asyncio.create_task(_retry_database(st)),
+            asyncio.create_task(_poll_champion(st)),
+        ]
         try:
             yield
         finally:
@@ -216,16 +221,21 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-                  for e in exc.errors()]
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            for e in exc.errors()
+        ]
         return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Fail closed and say so; the traceback goes to the log without the request body.
         log.error("unhandled %s on %s", type(exc).__name__, request.url.path, exc_info=exc)
-        return JSONResponse({"detail": "internal error; the post was not screened, do not publish"},
-                            status_code=503, headers={"Retry-After": "5"})
+        return JSONResponse(
+            {"detail": "internal error; the post was not screened, do not publish"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
 
     app.include_router(health.router)
     app.include_router(screen.router)

@@ -32,12 +32,16 @@ def get_session(state: StateDep) -> Iterator[Session]:
         with db.session() as s:
             yield s
     except DatabaseUnavailable as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable",
-                            headers={"Retry-After": "5"}) from exc
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable", headers={"Retry-After": "5"}
+        ) from exc
     except SQLAlchemyError as exc:
         log.error("database failure: %s", type(exc).__name__)
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "could not store; nothing was saved, retry",
-                            headers={"Retry-After": "5"}) from exc
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "could not store; nothing was saved, retry",
+            headers={"Retry-After": "5"},
+        ) from exc
 
 
 # scope="function": commit before the response is sent. With the default (request) scope FastAPI exits the
@@ -61,8 +65,11 @@ def _bearer(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or malformed bearer token",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing or malformed bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return token.strip()
 
 
@@ -73,19 +80,28 @@ def authenticate_token(state: AppState, token: str) -> Principal:
             key = crud.authenticate(s, plaintext=token)
             principal = Principal(key.id, key.org, key.role) if key else None
     except DatabaseUnavailable as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable",
-                            headers={"Retry-After": "5"}) from exc
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable", headers={"Retry-After": "5"}
+        ) from exc
     except HTTPException:
         raise
     except Exception as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "authentication store unavailable",
-                            headers={"Retry-After": "5"}) from exc
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "authentication store unavailable",
+            headers={"Retry-After": "5"},
+        ) from exc
     if principal is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid API key", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "invalid API key", headers={"WWW-Authenticate": "Bearer"}
+        )
     allowed, retry = state.limiter.allow(principal.key_id)
     if not allowed:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "rate limit exceeded for this key",
-                            headers={"Retry-After": str(max(1, int(retry + 0.999)))})
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "rate limit exceeded for this key",
+            headers={"Retry-After": str(max(1, int(retry + 0.999)))},
+        )
     return principal
 
 

@@ -35,8 +35,9 @@ def _pct(values: list[float], q: float) -> float | None:
     return values[k]
 
 
-def risk_report(session: Session, *, org: str, start: datetime | None, end: datetime | None,
-                circle: str | None = None) -> dict[str, Any]:
+def risk_report(
+    session: Session, *, org: str, start: datetime | None, end: datetime | None, circle: str | None = None
+) -> dict[str, Any]:
     q = (
         select(Screening, ReviewItem, Decision)
         .outerjoin(ReviewItem, ReviewItem.screening_id == Screening.id)

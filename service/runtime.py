@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -40,8 +41,13 @@ class Readiness:
 class ModelHolder:
     """Owns the live pipeline. ``reload`` builds the new one fully before swapping, so no request fails."""
 
-    def __init__(self, settings: Settings, *, classifier_loader: Callable[[], Classifier] | None = None,
-                 analyzer_factory: Callable[[], EntityAnalyzer] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        classifier_loader: Callable[[], Classifier] | None = None,
+        analyzer_factory: Callable[[], EntityAnalyzer] | None = None,
+    ) -> None:
         self.settings = settings
         self.classifier_loader = classifier_loader or self._champion_classifier
         self.analyzer_factory = analyzer_factory or _default_analyzer
@@ -55,7 +61,9 @@ class ModelHolder:
 
         ref = registry.get_alias(self.settings.model_alias, self.settings)
         if ref is None:
-            raise RuntimeError(f"no model holds the alias {self.settings.model_alias!r}; run `carescreen train`")
+            raise RuntimeError(
+                f"no model holds the alias {self.settings.model_alias!r}; run `carescreen train`"
+            )
         bundle = registry.download_bundle(ref, self.settings)
         return load_classifier(bundle, ref.label, use_onnx=self.settings.use_onnx)
 
@@ -81,8 +89,9 @@ class ModelHolder:
             return
         if self.analyzer is not None:
             with self._lock:
-                self.pipeline = ScreeningPipeline(classifier=classifier, analyzer=self.analyzer,
-                                                  policy=default_policy())
+                self.pipeline = ScreeningPipeline(
+                    classifier=classifier, analyzer=self.analyzer, policy=default_policy()
+                )
 
     def reload(self) -> str | None:
         """Load the current champion and swap it in; the old pipeline serves until the swap."""
@@ -141,10 +150,8 @@ class MicroBatcher:
     async def stop(self) -> None:
         if self.task:
             self.task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self.task
-            except asyncio.CancelledError:
-                pass
 
     async def screen(self, request: ScreenRequest) -> ScreenResult:
         if self.queue is None:

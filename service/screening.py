@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 
 def validate_text(body: ScreenBody, max_chars: int) -> None:
     if len(body.text) > max_chars:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"text is longer than {max_chars} characters")
+        raise HTTPException(
+            status.HTTP_413_CONTENT_TOO_LARGE, f"text is longer than {max_chars} characters"
+        )
     if not body.text.strip():
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "text is empty")
     if "\x00" in body.text:
@@ -55,8 +57,11 @@ def response_from_row(row: Screening, item: ReviewItem | None) -> ScreenResponse
 
 def _db_unavailable(exc: Exception) -> HTTPException:
     log.error("database failure while screening: %s", type(exc).__name__, exc_info=exc)
-    return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "could not store the screening; do not publish",
-                         headers={"Retry-After": "5"})
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        "could not store the screening; do not publish",
+        headers={"Retry-After": "5"},
+    )
 
 
 def lookup(state: AppState, principal: Principal, post_id: str) -> tuple[ScreenResponse | None, list[str]]:
@@ -71,8 +76,9 @@ def lookup(state: AppState, principal: Principal, post_id: str) -> tuple[ScreenR
         raise _db_unavailable(exc) from exc
 
 
-def store(state: AppState, principal: Principal, body: ScreenBody, post_id: str, result: ScreenResult
-          ) -> ScreenResponse:
+def store(
+    state: AppState, principal: Principal, body: ScreenBody, post_id: str, result: ScreenResult
+) -> ScreenResponse:
     """Commit the screening (and review item) before answering: an acknowledged post is never lost."""
     anonymous = bool(body.anonymous)
     fields: dict[str, Any] = {
@@ -95,16 +101,28 @@ def store(state: AppState, principal: Principal, body: ScreenBody, post_id: str,
         "author_enc": state.vault.encrypt(body.author_id) if anonymous and body.author_id else None,
         "original_enc": state.vault.encrypt(body.text),
     }
-    review_priority = None if result.decision in ("allow", "allow_redacted") else (result.priority or "normal")
+    review_priority = (
+        None if result.decision in ("allow", "allow_redacted") else (result.priority or "normal")
+    )
     risk = max(result.scores.values()) if result.scores else 0.0
     try:
         with state.require_db().session() as s:
-            sla = crud.sla_minutes(s, org=principal.org, priority=review_priority or "normal",
-                                   default_urgent=state.settings.sla_urgent_minutes,
-                                   default_normal=state.settings.sla_normal_minutes)
+            sla = crud.sla_minutes(
+                s,
+                org=principal.org,
+                priority=review_priority or "normal",
+                default_urgent=state.settings.sla_urgent_minutes,
+                default_normal=state.settings.sla_normal_minutes,
+            )
             row, item = crud.record_screening(
-                s, org=principal.org, post_id=post_id, fields=fields, review_priority=review_priority, risk=risk,
-                categories=result.flags or [r for r in result.reasons if ":" not in r], sla_due_minutes=sla,
+                s,
+                org=principal.org,
+                post_id=post_id,
+                fields=fields,
+                review_priority=review_priority,
+                risk=risk,
+                categories=result.flags or [r for r in result.reasons if ":" not in r],
+                sla_due_minutes=sla,
                 actor=principal.actor,
             )
             return response_from_row(row, item)
@@ -127,13 +145,20 @@ async def screen_one(state: AppState, principal: Principal, body: ScreenBody) ->
     if existing is not None:
         return existing
     if state.holder.pipeline is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "screening model not loaded; do not publish",
-                            headers={"Retry-After": "5"})
-    result = await state.batcher.screen(ScreenRequest(text=body.text, staff_names=staff, kind=body.kind or "post"))
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "screening model not loaded; do not publish",
+            headers={"Retry-After": "5"},
+        )
+    result = await state.batcher.screen(
+        ScreenRequest(text=body.text, staff_names=staff, kind=body.kind or "post")
+    )
     return await run_in_threadpool(store, state, principal, body, post_id, result)
 
 
-async def screen_batch(state: AppState, principal: Principal, bodies: list[ScreenBody]) -> list[ScreenResponse]:
+async def screen_batch(
+    state: AppState, principal: Principal, bodies: list[ScreenBody]
+) -> list[ScreenResponse]:
     """Same per-post semantics as ``screen_one``, with one forward pass for the posts not seen before."""
     from starlette.concurrency import run_in_threadpool
 
@@ -153,10 +178,17 @@ async def screen_batch(state: AppState, principal: Principal, bodies: list[Scree
             staff = names or staff
     if todo:
         if state.holder.pipeline is None:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "screening model not loaded; do not publish",
-                                headers={"Retry-After": "5"})
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                "screening model not loaded; do not publish",
+                headers={"Retry-After": "5"},
+            )
         results = await state.batcher.screen_many(
-            [ScreenRequest(text=bodies[i].text, staff_names=staff, kind=bodies[i].kind or "post") for i in todo])
+            [
+                ScreenRequest(text=bodies[i].text, staff_names=staff, kind=bodies[i].kind or "post")
+                for i in todo
+            ]
+        )
         for i, r in zip(todo, results, strict=True):
             out[i] = await run_in_threadpool(store, state, principal, bodies[i], post_ids[i], r)
     return [r for r in out if r is not None]

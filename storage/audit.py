@@ -23,18 +23,44 @@ from storage.tables import AuditEntry, AuditHead, utcnow
 GENESIS = "0" * 64
 
 
-def _entry_hash(prev_hash: str, *, seq: int, org: str, at: datetime, actor: str, action: str, subject: str,
-                details: dict[str, Any]) -> str:
+def _entry_hash(
+    prev_hash: str,
+    *,
+    seq: int,
+    org: str,
+    at: datetime,
+    actor: str,
+    action: str,
+    subject: str,
+    details: dict[str, Any],
+) -> str:
     body = json.dumps(
-        {"seq": seq, "org": org, "at": at.isoformat(timespec="microseconds"), "actor": actor, "action": action,
-         "subject": subject, "details": details},
-        sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str,
+        {
+            "seq": seq,
+            "org": org,
+            "at": at.isoformat(timespec="microseconds"),
+            "actor": actor,
+            "action": action,
+            "subject": subject,
+            "details": details,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        default=str,
     )
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
-def append(session: Session, *, org: str, actor: str, action: str, subject: str,
-           details: dict[str, Any] | None = None) -> AuditEntry:
+def append(
+    session: Session,
+    *,
+    org: str,
+    actor: str,
+    action: str,
+    subject: str,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
     """Append within the caller's transaction, so the audited act and its entry commit together."""
     head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
     if head is None:
@@ -44,10 +70,20 @@ def append(session: Session, *, org: str, actor: str, action: str, subject: str,
     seq = head.last_seq + 1
     at = utcnow()
     details = details or {}
-    digest = _entry_hash(head.last_hash, seq=seq, org=org, at=at, actor=actor, action=action, subject=subject,
-                         details=details)
-    entry = AuditEntry(seq=seq, org=org, at=at, actor=actor, action=action, subject=subject, details=details,
-                       prev_hash=head.last_hash, hash=digest)
+    digest = _entry_hash(
+        head.last_hash, seq=seq, org=org, at=at, actor=actor, action=action, subject=subject, details=details
+    )
+    entry = AuditEntry(
+        seq=seq,
+        org=org,
+        at=at,
+        actor=actor,
+        action=action,
+        subject=subject,
+        details=details,
+        prev_hash=head.last_hash,
+        hash=digest,
+    )
     session.add(entry)
     head.last_seq = seq
     head.last_hash = digest
@@ -73,16 +109,28 @@ def verify(session: Session) -> VerifyResult:
         if e.seq != expected_seq:
             return VerifyResult(False, count, f"sequence gap: expected {expected_seq}, found {e.seq}", e.seq)
         if e.prev_hash != prev:
-            return VerifyResult(False, count, "entry does not link to the one before (deleted or reordered)", e.seq)
-        digest = _entry_hash(prev, seq=e.seq, org=e.org, at=e.at, actor=e.actor, action=e.action,
-                             subject=e.subject, details=e.details)
+            return VerifyResult(
+                False, count, "entry does not link to the one before (deleted or reordered)", e.seq
+            )
+        digest = _entry_hash(
+            prev,
+            seq=e.seq,
+            org=e.org,
+            at=e.at,
+            actor=e.actor,
+            action=e.action,
+            subject=e.subject,
+            details=e.details,
+        )
         if digest != e.hash:
             return VerifyResult(False, count, "entry content does not match its hash (edited)", e.seq)
         prev = e.hash
         expected_seq += 1
     head = session.get(AuditHead, 1)
     if head is not None and (head.last_seq != expected_seq - 1 or head.last_hash != prev):
-        return VerifyResult(False, count, "chain tip does not match the head (entries removed from the end)", None)
+        return VerifyResult(
+            False, count, "chain tip does not match the head (entries removed from the end)", None
+        )
     return VerifyResult(True, count)
 
 
@@ -94,6 +142,17 @@ def export_csv(session: Session, *, org: str | None = None) -> str:
     if org is not None:
         q = q.where(AuditEntry.org == org)
     for e in session.execute(q).scalars():
-        w.writerow([e.seq, e.at.isoformat(), e.org, e.actor, e.action, e.subject,
-                    json.dumps(e.details, sort_keys=True), e.prev_hash, e.hash])
+        w.writerow(
+            [
+                e.seq,
+                e.at.isoformat(),
+                e.org,
+                e.actor,
+                e.action,
+                e.subject,
+                json.dumps(e.details, sort_keys=True),
+                e.prev_hash,
+                e.hash,
+            ]
+        )
     return buf.getvalue()

@@ -40,8 +40,14 @@ def create_api_key(session: Session, *, org: str, role: str, label: str | None =
     row = ApiKey(org=org, role=role, prefix=prefix, key_hash=_hash_key(plaintext), label=label)
     session.add(row)
     session.flush()
-    audit.append(session, org=org, actor="cli", action="key.create", subject=f"key:{row.id}",
-                 details={"role": role, "label": label or ""})
+    audit.append(
+        session,
+        org=org,
+        actor="cli",
+        action="key.create",
+        subject=f"key:{row.id}",
+        details={"role": role, "label": label or ""},
+    )
     return row, plaintext
 
 
@@ -73,8 +79,14 @@ def replace_staff_directory(session: Session, *, org: str, names: Sequence[str],
     session.query(StaffName).filter(StaffName.org == org).delete()
     clean = sorted({" ".join(n.split()) for n in names if n and n.strip()})
     session.add_all(StaffName(org=org, name=n) for n in clean)
-    audit.append(session, org=org, actor=actor, action="staff_directory.replace", subject=f"org:{org}",
-                 details={"count": len(clean)})
+    audit.append(
+        session,
+        org=org,
+        actor=actor,
+        action="staff_directory.replace",
+        subject=f"org:{org}",
+        details={"count": len(clean)},
+    )
     return len(clean)
 
 
@@ -91,14 +103,18 @@ def get_screening(session: Session, *, org: str, post_id: str) -> Screening | No
     ).scalar_one_or_none()
 
 
-def sla_minutes(session: Session, *, org: str, priority: str, default_urgent: int, default_normal: int) -> int:
+def sla_minutes(
+    session: Session, *, org: str, priority: str, default_urgent: int, default_normal: int
+) -> int:
     row = session.get(OrgSettings, org)
     if priority == "urgent":
         return (row.sla_urgent_minutes if row and row.sla_urgent_minutes else None) or default_urgent
     return (row.sla_normal_minutes if row and row.sla_normal_minutes else None) or default_normal
 
 
-def set_org_sla(session: Session, *, org: str, urgent_minutes: int | None, normal_minutes: int | None) -> None:
+def set_org_sla(
+    session: Session, *, org: str, urgent_minutes: int | None, normal_minutes: int | None
+) -> None:
     row = session.get(OrgSettings, org) or OrgSettings(org=org)
     row.sla_urgent_minutes = urgent_minutes
     row.sla_normal_minutes = normal_minutes
@@ -125,20 +141,40 @@ def record_screening(
     item = None
     if review_priority is not None:
         item = ReviewItem(
-            id=str(uuid.uuid4()), org=org, screening_id=row.id, status="pending", priority=review_priority,
-            priority_rank=PRIORITY_RANK[review_priority], risk=risk, categories=list(categories), created_at=now,
+            id=str(uuid.uuid4()),
+            org=org,
+            screening_id=row.id,
+            status="pending",
+            priority=review_priority,
+            priority_rank=PRIORITY_RANK[review_priority],
+            risk=risk,
+            categories=list(categories),
+            created_at=now,
             due_at=now + timedelta(minutes=sla_due_minutes),
         )
         session.add(item)
     session.flush()
-    audit.append(session, org=org, actor=actor, action="screen", subject=f"post:{post_id}",
-                 details={"decision": row.decision, "flags": row.flags, "model_version": row.model_version,
-                          "policy_version": row.policy_version, "review_id": item.id if item else None})
+    audit.append(
+        session,
+        org=org,
+        actor=actor,
+        action="screen",
+        subject=f"post:{post_id}",
+        details={
+            "decision": row.decision,
+            "flags": row.flags,
+            "model_version": row.model_version,
+            "policy_version": row.policy_version,
+            "review_id": item.id if item else None,
+        },
+    )
     return row, item
 
 
 def review_for_screening(session: Session, *, screening_id: str) -> ReviewItem | None:
-    return session.execute(select(ReviewItem).where(ReviewItem.screening_id == screening_id)).scalar_one_or_none()
+    return session.execute(
+        select(ReviewItem).where(ReviewItem.screening_id == screening_id)
+    ).scalar_one_or_none()
 
 
 @dataclass(frozen=True)
@@ -175,9 +211,15 @@ def list_reviews(
             or_(
                 ReviewItem.priority_rank > rank,
                 and_(ReviewItem.priority_rank == rank, ReviewItem.risk < risk),
-                and_(ReviewItem.priority_rank == rank, ReviewItem.risk == risk, ReviewItem.created_at > created),
-                and_(ReviewItem.priority_rank == rank, ReviewItem.risk == risk, ReviewItem.created_at == created,
-                     ReviewItem.id > rid),
+                and_(
+                    ReviewItem.priority_rank == rank, ReviewItem.risk == risk, ReviewItem.created_at > created
+                ),
+                and_(
+                    ReviewItem.priority_rank == rank,
+                    ReviewItem.risk == risk,
+                    ReviewItem.created_at == created,
+                    ReviewItem.id > rid,
+                ),
             )
         )
     q = q.order_by(ReviewItem.priority_rank, ReviewItem.risk.desc(), ReviewItem.created_at, ReviewItem.id)
@@ -207,8 +249,9 @@ class ClaimConflict(Exception):
     """Someone else holds the lease, or the item is already decided."""
 
 
-def claim_review(session: Session, *, org: str, review_id: str, key_id: int, lease_seconds: int, actor: str
-                 ) -> ReviewItem:
+def claim_review(
+    session: Session, *, org: str, review_id: str, key_id: int, lease_seconds: int, actor: str
+) -> ReviewItem:
     """Atomic conditional UPDATE: race-free on PostgreSQL with many replicas and on SQLite alike."""
     now = utcnow()
     result = session.execute(
@@ -217,10 +260,18 @@ def claim_review(session: Session, *, org: str, review_id: str, key_id: int, lea
             ReviewItem.id == review_id,
             ReviewItem.org == org,
             ReviewItem.status == "pending",
-            or_(ReviewItem.claimed_by.is_(None), ReviewItem.lease_expires_at < now, ReviewItem.claimed_by == key_id),
+            or_(
+                ReviewItem.claimed_by.is_(None),
+                ReviewItem.lease_expires_at < now,
+                ReviewItem.claimed_by == key_id,
+            ),
         )
-        .values(claimed_by=key_id, claimed_at=now, lease_expires_at=now + timedelta(seconds=lease_seconds),
-                first_action_at=func.coalesce(ReviewItem.first_action_at, now))
+        .values(
+            claimed_by=key_id,
+            claimed_at=now,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            first_action_at=func.coalesce(ReviewItem.first_action_at, now),
+        )
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -231,13 +282,18 @@ def claim_review(session: Session, *, org: str, review_id: str, key_id: int, lea
     return item
 
 
-def claim_next(session: Session, *, org: str, key_id: int, lease_seconds: int, actor: str) -> ReviewItem | None:
+def claim_next(
+    session: Session, *, org: str, key_id: int, lease_seconds: int, actor: str
+) -> ReviewItem | None:
     """Claim the most urgent free item. On PostgreSQL, SKIP LOCKED lets replicas hand out different items."""
     now = utcnow()
     q = (
         select(ReviewItem.id)
-        .where(ReviewItem.org == org, ReviewItem.status == "pending",
-               or_(ReviewItem.claimed_by.is_(None), ReviewItem.lease_expires_at < now))
+        .where(
+            ReviewItem.org == org,
+            ReviewItem.status == "pending",
+            or_(ReviewItem.claimed_by.is_(None), ReviewItem.lease_expires_at < now),
+        )
         .order_by(ReviewItem.priority_rank, ReviewItem.risk.desc(), ReviewItem.created_at, ReviewItem.id)
         .limit(5)
     )
@@ -246,8 +302,9 @@ def claim_next(session: Session, *, org: str, key_id: int, lease_seconds: int, a
         q = q.limit(1).with_for_update(skip_locked=True)
     for rid in session.execute(q).scalars().all():
         try:
-            return claim_review(session, org=org, review_id=rid, key_id=key_id, lease_seconds=lease_seconds,
-                                actor=actor)
+            return claim_review(
+                session, org=org, review_id=rid, key_id=key_id, lease_seconds=lease_seconds, actor=actor
+            )
         except ClaimConflict:
             continue
     return None
@@ -273,20 +330,40 @@ def decide_review(
             ReviewItem.id == review_id,
             ReviewItem.org == org,
             ReviewItem.status == "pending",
-            or_(ReviewItem.claimed_by.is_(None), ReviewItem.lease_expires_at < now, ReviewItem.claimed_by == key_id),
+            or_(
+                ReviewItem.claimed_by.is_(None),
+                ReviewItem.lease_expires_at < now,
+                ReviewItem.claimed_by == key_id,
+            ),
         )
-        .values(status="decided", decided_at=now, first_action_at=func.coalesce(ReviewItem.first_action_at, now))
+        .values(
+            status="decided", decided_at=now, first_action_at=func.coalesce(ReviewItem.first_action_at, now)
+        )
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise ClaimConflict(review_id)
-    dec = Decision(id=str(uuid.uuid4()), review_id=review_id, org=org, moderator_key_id=key_id, action=action,
-                   labels={k: bool(v) for k, v in labels.items()}, redacted_text=redacted_text, note=note,
-                   decided_at=now)
+    dec = Decision(
+        id=str(uuid.uuid4()),
+        review_id=review_id,
+        org=org,
+        moderator_key_id=key_id,
+        action=action,
+        labels={k: bool(v) for k, v in labels.items()},
+        redacted_text=redacted_text,
+        note=note,
+        decided_at=now,
+    )
     session.add(dec)
     session.flush()
-    audit.append(session, org=org, actor=actor, action="review.decide", subject=f"review:{review_id}",
-                 details={"action": action, "labels": dec.labels, "corrected_redaction": redacted_text is not None})
+    audit.append(
+        session,
+        org=org,
+        actor=actor,
+        action="review.decide",
+        subject=f"review:{review_id}",
+        details={"action": action, "labels": dec.labels, "corrected_redaction": redacted_text is not None},
+    )
     return dec
 
 
@@ -297,15 +374,23 @@ def review_stats(session: Session, *, org: str) -> dict[str, Any]:
         select(ReviewItem.status, func.count()).where(ReviewItem.org == org).group_by(ReviewItem.status)
     ).all():
         by_state[status] = int(n)
-    pending = list(session.execute(
-        select(ReviewItem).where(ReviewItem.org == org, ReviewItem.status == "pending")).scalars())
+    pending = list(
+        session.execute(
+            select(ReviewItem).where(ReviewItem.org == org, ReviewItem.status == "pending")
+        ).scalars()
+    )
     by_priority: dict[str, int] = {}
     for it in pending:
         by_priority[it.priority] = by_priority.get(it.priority, 0) + 1
-    claimed = sum(1 for it in pending if it.claimed_by is not None and it.lease_expires_at and it.lease_expires_at > now)
+    claimed = sum(
+        1 for it in pending if it.claimed_by is not None and it.lease_expires_at and it.lease_expires_at > now
+    )
     oldest = min((it.created_at for it in pending), default=None)
-    breaches = sum(1 for it in session.execute(select(ReviewItem).where(ReviewItem.org == org)).scalars()
-                   if sla_breached(it, now))
+    breaches = sum(
+        1
+        for it in session.execute(select(ReviewItem).where(ReviewItem.org == org)).scalars()
+        if sla_breached(it, now)
+    )
     return {
         "by_state": by_state | {"claimed": claimed},
         "pending_by_priority": by_priority,
@@ -322,8 +407,9 @@ def sla_breached(item: ReviewItem, now: datetime | None = None) -> bool:
     return now > item.due_at
 
 
-def decisions_for_training(session: Session, *, org: str | None = None, since: datetime | None = None
-                           ) -> list[tuple[Decision, Screening]]:
+def decisions_for_training(
+    session: Session, *, org: str | None = None, since: datetime | None = None
+) -> list[tuple[Decision, Screening]]:
     """Moderator decisions joined with the (redacted) post: the labelled examples retraining reads."""
     q = (
         select(Decision, Screening)
@@ -341,11 +427,17 @@ def decisions_for_training(session: Session, *, org: str | None = None, since: d
 def purge_before(session: Session, *, cutoff: datetime, actor: str) -> dict[str, int]:
     """Retention: drop encrypted originals and authors of screenings older than ``cutoff`` whose review (if
     any) is decided. Redacted text, labels and audit entries stay."""
-    rows = list(session.execute(
-        select(Screening).outerjoin(ReviewItem, ReviewItem.screening_id == Screening.id)
-        .where(Screening.created_at < cutoff, Screening.purged_at.is_(None),
-               or_(ReviewItem.id.is_(None), ReviewItem.status == "decided"))
-    ).scalars())
+    rows = list(
+        session.execute(
+            select(Screening)
+            .outerjoin(ReviewItem, ReviewItem.screening_id == Screening.id)
+            .where(
+                Screening.created_at < cutoff,
+                Screening.purged_at.is_(None),
+                or_(ReviewItem.id.is_(None), ReviewItem.status == "decided"),
+            )
+        ).scalars()
+    )
     orgs: dict[str, int] = {}
     for s in rows:
         s.original_enc = None
@@ -354,8 +446,14 @@ def purge_before(session: Session, *, cutoff: datetime, actor: str) -> dict[str,
         s.purged_at = utcnow()
         orgs[s.org] = orgs.get(s.org, 0) + 1
     for org, n in orgs.items():
-        audit.append(session, org=org, actor=actor, action="retention.purge", subject=f"org:{org}",
-                     details={"screenings": n, "cutoff": cutoff.isoformat()})
+        audit.append(
+            session,
+            org=org,
+            actor=actor,
+            action="retention.purge",
+            subject=f"org:{org}",
+            details={"screenings": n, "cutoff": cutoff.isoformat()},
+        )
     return orgs
 
 
@@ -374,11 +472,26 @@ def open_review_for_reported_post(
         return existing
     now = utcnow()
     priority = "urgent" if urgent else "normal"
-    item = ReviewItem(id=str(uuid.uuid4()), org=org, screening_id=scr.id, status="pending", priority=priority,
-                      priority_rank=PRIORITY_RANK[priority], risk=max(scr.scores.values(), default=0.0),
-                      categories=list(scr.flags), created_at=now, due_at=now + timedelta(minutes=sla_due_minutes))
+    item = ReviewItem(
+        id=str(uuid.uuid4()),
+        org=org,
+        screening_id=scr.id,
+        status="pending",
+        priority=priority,
+        priority_rank=PRIORITY_RANK[priority],
+        risk=max(scr.scores.values(), default=0.0),
+        categories=list(scr.flags),
+        created_at=now,
+        due_at=now + timedelta(minutes=sla_due_minutes),
+    )
     session.add(item)
     session.flush()
-    audit.append(session, org=org, actor=actor, action="post.report", subject=f"post:{post_id}",
-                 details={"review_id": item.id, "urgent": urgent, "reason": reason[:500]})
+    audit.append(
+        session,
+        org=org,
+        actor=actor,
+        action="post.report",
+        subject=f"post:{post_id}",
+        details={"review_id": item.id, "urgent": urgent, "reason": reason[:500]},
+    )
     return item

@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -25,7 +26,7 @@ class KeywordClassifier:
 
     version = "test-keywords/1"
     thresholds = dict.fromkeys(CATEGORIES, 0.5)
-    RULES = {
+    RULES: ClassVar[dict[str, tuple[str, ...]]] = {
         "safeguarding": ("bruise", "hit her", "took her money", "left in wet"),
         "self_harm": ("end it all", "better off without me", "hurt myself"),
         "toxicity": ("idiot", "useless cow"),
@@ -88,9 +89,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def settings(tmp_path: Path, database_url: str):  # type: ignore[no-untyped-def]
     from carescreen.config import Settings
 
-    return Settings(var_dir=tmp_path / "var", database_url=database_url, secret_key="test-secret",
-                    model_poll_seconds=0, mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
-                    mlflow_artifact_root=tmp_path / "mlruns", batch_wait_ms=2.0)
+    return Settings(
+        var_dir=tmp_path / "var",
+        database_url=database_url,
+        secret_key="test-secret",
+        model_poll_seconds=0,
+        mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        mlflow_artifact_root=tmp_path / "mlruns",
+        batch_wait_ms=2.0,
+    )
 
 
 @pytest.fixture
@@ -155,9 +162,14 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
     from training.trainer import TrainingArguments
 
     root = tmp_path_factory.mktemp("tiny-model")
-    settings = Settings(var_dir=root / "var", mlflow_tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
-                        mlflow_artifact_root=root / "mlruns", database_url=f"sqlite:///{root / 'app.db'}",
-                        secret_key="tiny", model_poll_seconds=0)
+    settings = Settings(
+        var_dir=root / "var",
+        mlflow_tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
+        mlflow_artifact_root=root / "mlruns",
+        database_url=f"sqlite:///{root / 'app.db'}",
+        secret_key="tiny",
+        model_poll_seconds=0,
+    )
     args = TrainingArguments(max_steps=6, batch_size=8, external_per_corpus=16, max_length=48)
     outcome = train_and_register(args, settings=settings, care_limit=48)
     return settings, outcome

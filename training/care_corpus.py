@@ -80,7 +80,9 @@ def parse_markup(marked: str) -> tuple[str, list[dict[str, Any]]]:
             raise ValueError(f"unknown entity type {etype!r} in {marked[:60]!r}")
         if role not in PII_ROLES:
             raise ValueError(f"unknown role {role!r} in {marked[:60]!r}")
-        spans.append({"start": length, "end": length + len(surface), "type": etype, "role": role, "text": surface})
+        spans.append(
+            {"start": length, "end": length + len(surface), "type": etype, "role": role, "text": surface}
+        )
         out.append(surface)
         length += len(surface)
         pos = m.end()
@@ -121,7 +123,16 @@ def near_duplicate_groups(texts: list[str], threshold: float = 0.6) -> list[int]
 
 def _stratum(labels: dict[str, int], tags: Iterable[str]) -> str:
     # Stratify on the rarest label a post carries, so small categories are spread evenly over splits.
-    for c in ("hate", "threat", "sexual", "self_harm", "safeguarding", "bullying", "confidentiality", "toxicity"):
+    for c in (
+        "hate",
+        "threat",
+        "sexual",
+        "self_harm",
+        "safeguarding",
+        "bullying",
+        "confidentiality",
+        "toxicity",
+    ):
         if labels.get(c):
             return c
     return "hard_negative" if "hard_negative" in tags else "clean"
@@ -209,7 +220,9 @@ def _post_from_row(r: dict[str, Any]) -> CarePost:
 
 def load_posts(path: Path = POSTS_FILE, split: str | None = None) -> list[CarePost]:
     posts = [
-        _post_from_row(json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+        _post_from_row(json.loads(line))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
     ]
     return [p for p in posts if split is None or p.split == split]
 
@@ -250,7 +263,9 @@ def format_stats(s: dict[str, Any]) -> str:
         lines.append(f"{c:<16} {row['train']:>6} {row['validation']:>6} {row['test']:>6} {row['total']:>6}")
     p = s["posts"]
     lines.append(f"{'all posts':<16} {p['train']:>6} {p['validation']:>6} {p['test']:>6} {p['total']:>6}")
-    lines.append(f"clean posts: {s['clean']}  hard negatives: {s['hard_negatives']}  with PII spans: {s['with_spans']}")
+    lines.append(
+        f"clean posts: {s['clean']}  hard negatives: {s['hard_negatives']}  with PII spans: {s['with_spans']}"
+    )
     lines.append(f"templated posts: {s['templated']}")
     lines.append(f"spans by type: {s['spans_by_type']}")
     lines.append(f"spans by role: {s['spans_by_role']}")

@@ -23,7 +23,7 @@ from models.taxonomy import CATEGORIES
 from training.care_corpus import load_posts, near_duplicate_groups
 from training.data import care_examples, dataset_hash
 from training.examples import LabelledText
-from training.trainer import TrainingArguments, arrays
+from training.trainer import TrainingArguments
 
 log = logging.getLogger(__name__)
 GATED = ("safeguarding", "self_harm")
@@ -63,23 +63,36 @@ def decision_examples(settings: Settings, org: str | None = None) -> list[tuple[
             text = dec.redacted_text or scr.redacted_text
             if not text.strip():
                 continue
-            out.append((LabelledText(id=f"decision:{dec.id}", text=text, labels=labels, source="decisions",
-                                     meta={"org": dec.org}), dec.decided_at))
+            out.append(
+                (
+                    LabelledText(
+                        id=f"decision:{dec.id}",
+                        text=text,
+                        labels=labels,
+                        source="decisions",
+                        meta={"org": dec.org},
+                    ),
+                    dec.decided_at,
+                )
+            )
     db.dispose()
     return out
 
 
-def dedupe_and_exclude_test(rows: list[tuple[LabelledText, datetime]]) -> tuple[list[tuple[LabelledText, datetime]],
-                                                                                 int, int]:
+def dedupe_and_exclude_test(
+    rows: list[tuple[LabelledText, datetime]],
+) -> tuple[list[tuple[LabelledText, datetime]], int, int]:
     """Latest decision wins among duplicates; anything (near-)identical to a frozen test post is dropped."""
     latest: dict[str, tuple[LabelledText, datetime]] = {}
     for ex, at in sorted(rows, key=lambda r: r[1]):
         latest[_key(ex.text)] = (ex, at)
     deduped = list(latest.values())
-    test_texts = [p.redacted_text for p in load_posts(split="test")] + [p.text for p in load_posts(split="test")]
+    test_texts = [p.redacted_text for p in load_posts(split="test")] + [
+        p.text for p in load_posts(split="test")
+    ]
     groups = near_duplicate_groups(test_texts + [ex.text for ex, _ in deduped])
     test_groups = set(groups[: len(test_texts)])
-    kept = [r for r, g in zip(deduped, groups[len(test_texts):], strict=True) if g not in test_groups]
+    kept = [r for r, g in zip(deduped, groups[len(test_texts) :], strict=True) if g not in test_groups]
     return kept, len(rows) - len(deduped), len(deduped) - len(kept)
 
 
@@ -104,8 +117,13 @@ def find_label_issues(decisions: list[LabelledText], seed_train: list[LabelledTe
         y = np.array([(seed_train[i] if i < n_seed else decisions[i - n_seed]).labels[c] for i in rows])
         if len(rows) < 20 or y.sum() < 5 or (1 - y).sum() < 5 or not any(i >= n_seed for i in rows):
             continue
-        probs = cross_val_predict(LogisticRegression(max_iter=1000, class_weight="balanced"), x[rows], y,
-                                  cv=5, method="predict_proba")
+        probs = cross_val_predict(
+            LogisticRegression(max_iter=1000, class_weight="balanced"),
+            x[rows],
+            y,
+            cv=5,
+            method="predict_proba",
+        )
         issues = cl_find(labels=y, pred_probs=probs, filter_by="prune_by_noise_rate")
         flagged.update(rows[k] - n_seed for k in np.flatnonzero(issues) if rows[k] >= n_seed)
     return sorted(flagged)
@@ -129,8 +147,10 @@ def gate(champion: dict[str, Any], challenger: dict[str, Any], tolerance: float)
         if new < old:
             reasons.append(f"{c} recall dropped from {old:.3f} to {new:.3f}")
     if challenger["macro_f1"] < champion["macro_f1"] - tolerance:
-        reasons.append(f"macro-F1 dropped from {champion['macro_f1']:.3f} to {challenger['macro_f1']:.3f} "
-                       f"(tolerance {tolerance})")
+        reasons.append(
+            f"macro-F1 dropped from {champion['macro_f1']:.3f} to {challenger['macro_f1']:.3f} "
+            f"(tolerance {tolerance})"
+        )
     return reasons
 
 
@@ -144,13 +164,19 @@ def last_retrain_cutoff(settings: Settings) -> str | None:
     exp = mlflow.get_experiment_by_name("carescreen")
     if exp is None:
         return None
-    runs = mlflow.search_runs([exp.experiment_id], filter_string="tags.kind = 'retrain'",
-                              order_by=["attributes.start_time DESC"], max_results=1, output_format="list")
+    runs = mlflow.search_runs(
+        [exp.experiment_id],
+        filter_string="tags.kind = 'retrain'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+        output_format="list",
+    )
     return runs[0].data.tags.get("decisions_until") if runs else None
 
 
-def retrain(opts: RetrainOptions, settings: Settings | None = None, args: TrainingArguments | None = None
-            ) -> dict[str, Any]:
+def retrain(
+    opts: RetrainOptions, settings: Settings | None = None, args: TrainingArguments | None = None
+) -> dict[str, Any]:
     from training import registry
     from training.run import train_and_register
 
@@ -169,8 +195,10 @@ def retrain(opts: RetrainOptions, settings: Settings | None = None, args: Traini
     train_rows, recent_rows = rows[: len(rows) - n_recent], rows[len(rows) - n_recent :]
     decisions = [ex for ex, _ in train_rows]
     issues = find_label_issues(decisions, care_examples("train")) if decisions else []
-    report["label_issues"] = [{"id": decisions[i].id, "text": decisions[i].text[:200],
-                               "labels": dict(decisions[i].labels)} for i in issues]
+    report["label_issues"] = [
+        {"id": decisions[i].id, "text": decisions[i].text[:200], "labels": dict(decisions[i].labels)}
+        for i in issues
+    ]
     issue_fraction = len(issues) / max(1, len(decisions))
     report["label_issue_fraction"] = round(issue_fraction, 3)
     clean_decisions = [d for i, d in enumerate(decisions) if i not in set(issues)]
@@ -186,44 +214,72 @@ def retrain(opts: RetrainOptions, settings: Settings | None = None, args: Traini
     if opts.max_steps:
         args.max_steps = opts.max_steps
     dates = [at for _, at in rows]
-    tags = {"kind": "retrain", "parent_version": champion_ref.version,
-            "decisions_used": str(len(clean_decisions)),
-            "decisions_from": min(dates).isoformat() if dates else "",
-            "decisions_until": max(dates).isoformat() if dates else "",
-            "decisions_hash": dataset_hash(clean_decisions)}
-    outcome = train_and_register(args, extra_train=clean_decisions * opts.decision_repeats, register=True,
-                                 promote_first=False, tags=tags, settings=settings)
+    tags = {
+        "kind": "retrain",
+        "parent_version": champion_ref.version,
+        "decisions_used": str(len(clean_decisions)),
+        "decisions_from": min(dates).isoformat() if dates else "",
+        "decisions_until": max(dates).isoformat() if dates else "",
+        "decisions_hash": dataset_hash(clean_decisions),
+    }
+    outcome = train_and_register(
+        args,
+        extra_train=clean_decisions * opts.decision_repeats,
+        register=True,
+        promote_first=False,
+        tags=tags,
+        settings=settings,
+    )
     assert outcome.version is not None
     test = care_examples("test")
     recent = [ex for ex, _ in recent_rows]
     champion = TorchClassifier(champion_dir)
     challenger = TorchClassifier(Path(outcome.bundle_dir))
     comparison: dict[str, dict[str, Any]] = {
-        "champion": {"version": champion_ref.version, "test": _evaluate(champion, test),
-                     "recent": _evaluate(champion, recent)},
-        "challenger": {"version": outcome.version, "test": _evaluate(challenger, test),
-                       "recent": _evaluate(challenger, recent)},
+        "champion": {
+            "version": champion_ref.version,
+            "test": _evaluate(champion, test),
+            "recent": _evaluate(champion, recent),
+        },
+        "challenger": {
+            "version": outcome.version,
+            "test": _evaluate(challenger, test),
+            "recent": _evaluate(challenger, recent),
+        },
     }
     reasons = gate(comparison["champion"]["test"], comparison["challenger"]["test"], opts.macro_f1_tolerance)
     if issue_fraction > opts.max_label_issue_fraction:
-        reasons.append(f"{issue_fraction:.0%} of new decisions look mislabelled (> "
-                       f"{opts.max_label_issue_fraction:.0%}): possible poisoning, needs a second look")
+        reasons.append(
+            f"{issue_fraction:.0%} of new decisions look mislabelled (> "
+            f"{opts.max_label_issue_fraction:.0%}): possible poisoning, needs a second look"
+        )
     _log_comparison(outcome.run_id, comparison, reasons, settings)
     if not reasons:
         registry.promote(outcome.version, settings)
         _audit_promotion(settings, outcome.version, champion_ref.version)
-    report.update({
-        "challenger_version": outcome.version, "parent_version": champion_ref.version, "promoted": not reasons,
-        "refused_because": reasons, "recent_holdout": len(recent),
-        "summary": {who: {"test_macro_f1": v["test"]["macro_f1"],
-                          **{f"test_{c}_recall": v["test"]["categories"][c]["recall"] for c in GATED},
-                          "recent_macro_f1": v["recent"].get("macro_f1") if v["recent"] else None}
-                    for who, v in comparison.items()},
-    })
+    report.update(
+        {
+            "challenger_version": outcome.version,
+            "parent_version": champion_ref.version,
+            "promoted": not reasons,
+            "refused_because": reasons,
+            "recent_holdout": len(recent),
+            "summary": {
+                who: {
+                    "test_macro_f1": v["test"]["macro_f1"],
+                    **{f"test_{c}_recall": v["test"]["categories"][c]["recall"] for c in GATED},
+                    "recent_macro_f1": v["recent"].get("macro_f1") if v["recent"] else None,
+                }
+                for who, v in comparison.items()
+            },
+        }
+    )
     return report
 
 
-def _log_comparison(run_id: str | None, comparison: dict[str, Any], reasons: list[str], settings: Settings) -> None:
+def _log_comparison(
+    run_id: str | None, comparison: dict[str, Any], reasons: list[str], settings: Settings
+) -> None:
     import mlflow
 
     from training import registry
@@ -247,6 +303,12 @@ def _audit_promotion(settings: Settings, version: str, previous: str) -> None:
 
     db = Database(settings.resolved_database_url())
     with db.session() as s:
-        audit.append(s, org="*", actor="retrain", action="model.promote", subject=f"model:{version}",
-                     details={"previous": previous})
+        audit.append(
+            s,
+            org="*",
+            actor="retrain",
+            action="model.promote",
+            subject=f"model:{version}",
+            details={"previous": previous},
+        )
     db.dispose()

@@ -39,8 +39,9 @@ class TrainOutcome:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def evaluate_probs(examples: Sequence[LabelledText], probs: np.ndarray, thresholds: dict[str, float]
-                   ) -> dict[str, Any]:
+def evaluate_probs(
+    examples: Sequence[LabelledText], probs: np.ndarray, thresholds: dict[str, float]
+) -> dict[str, Any]:
     targets, mask = arrays(examples)
     per = category_metrics(probs, targets, mask, thresholds)
     return {"categories": per, **summary(per, probs, targets, mask, thresholds)}
@@ -55,17 +56,20 @@ def olid_macro_f1(probs: np.ndarray, examples: Sequence[LabelledText], threshold
     return {"macro_f1": float(f1_score(y, pred, average="macro")), "n": len(y), "offensive": int(y.sum())}
 
 
-def confusion_summary(examples: Sequence[LabelledText], probs: np.ndarray, thresholds: dict[str, float]
-                      ) -> dict[str, dict[str, int]]:
+def confusion_summary(
+    examples: Sequence[LabelledText], probs: np.ndarray, thresholds: dict[str, float]
+) -> dict[str, dict[str, int]]:
     """For each true category, which categories the model flagged (the errors a moderator would see)."""
     thr = np.array([thresholds[c] for c in CATEGORIES])
     flagged = probs >= thr
     out: dict[str, dict[str, int]] = {}
-    for j, c in enumerate(CATEGORIES):
+    for c in CATEGORIES:
         rows = [i for i, e in enumerate(examples) if e.labels.get(c) == 1]
         out[c] = {c2: int(flagged[rows, k].sum()) for k, c2 in enumerate(CATEGORIES)} | {"n": len(rows)}
     clean_rows = [i for i, e in enumerate(examples) if not any(e.labels.values())]
-    out["clean"] = {c2: int(flagged[clean_rows, k].sum()) for k, c2 in enumerate(CATEGORIES)} | {"n": len(clean_rows)}
+    out["clean"] = {c2: int(flagged[clean_rows, k].sum()) for k, c2 in enumerate(CATEGORIES)} | {
+        "n": len(clean_rows)
+    }
     return out
 
 
@@ -91,8 +95,14 @@ def train_and_register(
     external = external_examples(args.external_corpora, args.external_per_corpus, args.seed)
     rare = [e for e in train_care if any(e.labels.get(c) for c in args.rare_categories)]
     train_set = train_care * args.care_repeats + rare * args.rare_repeats + external + list(extra_train)
-    log.info("training on %d examples (%d care x%d, %d external, %d decisions)", len(train_set),
-             len(train_care), args.care_repeats, len(external), len(extra_train))
+    log.info(
+        "training on %d examples (%d care x%d, %d external, %d decisions)",
+        len(train_set),
+        len(train_care),
+        args.care_repeats,
+        len(external),
+        len(extra_train),
+    )
 
     trainer = Trainer(args)
     module, tokenizer = trainer.train(train_set)
@@ -120,8 +130,9 @@ def train_and_register(
 
     export_onnx(module, bundle_dir)
 
-    outcome = TrainOutcome(None, None, bundle_dir, thresholds, val_report, test_report, olid,
-                           seconds=time.time() - started)
+    outcome = TrainOutcome(
+        None, None, bundle_dir, thresholds, val_report, test_report, olid, seconds=time.time() - started
+    )
     if not register:
         return outcome
 
@@ -133,12 +144,19 @@ def train_and_register(
     exp_id = registry.ensure_experiment(args.experiment_name, settings)
     with mlflow.start_run(experiment_id=exp_id, tags=tags or {}) as run:
         mlflow.log_params(args.to_params())
-        mlflow.log_params({
-            "data.train_hash": dataset_hash(train_set), "data.validation_hash": dataset_hash(val),
-            "data.test_hash": dataset_hash(test), "data.train_n": len(train_set),
-            "data.care_train_n": len(train_care), "data.external_n": len(external),
-            "data.decisions_n": len(extra_train), "data.validation_n": len(val), "data.test_n": len(test),
-        })
+        mlflow.log_params(
+            {
+                "data.train_hash": dataset_hash(train_set),
+                "data.validation_hash": dataset_hash(val),
+                "data.test_hash": dataset_hash(test),
+                "data.train_n": len(train_set),
+                "data.care_train_n": len(train_care),
+                "data.external_n": len(external),
+                "data.decisions_n": len(extra_train),
+                "data.validation_n": len(val),
+                "data.test_n": len(test),
+            }
+        )
         for name, count in label_counts(train_set).items():
             mlflow.log_param(f"data.train_pos.{name}", count)
         for h in trainer.history:
@@ -156,14 +174,16 @@ def train_and_register(
         mlflow.log_dict(confusion_summary(test, test_probs, thresholds), "confusion_test.json")
         mlflow.log_dict({"validation": val_report, "test": test_report, "olid": olid}, "metrics.json")
         mlflow.log_metric("train_seconds", time.time() - started)
-        version = registry.log_bundle(bundle_dir, registered_name=settings.registered_model_name,
-                                      example_probs=test_probs)
+        version = registry.log_bundle(
+            bundle_dir, registered_name=settings.registered_model_name, example_probs=test_probs
+        )
         outcome.run_id = run.info.run_id
     outcome.version = version
     if promote_first and registry.get_alias(registry.CHAMPION, settings) is None:
         registry.promote(version, settings)
         outcome.promoted = True
     outcome.seconds = time.time() - started
-    (bundle_dir / "report.json").write_text(json.dumps(
-        {"validation": val_report, "test": test_report, "olid": olid}, indent=2, default=float))
+    (bundle_dir / "report.json").write_text(
+        json.dumps({"validation": val_report, "test": test_report, "olid": olid}, indent=2, default=float)
+    )
     return outcome

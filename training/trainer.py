@@ -42,7 +42,9 @@ class TrainingArguments:
     #: Extra copies of care posts positive for the rarest categories (about 50-120 training positives each).
     rare_repeats: int = 2
     rare_categories: tuple[str, ...] = ("hate", "threat", "sexual", "self_harm")
-    recall_targets: dict[str, float] = field(default_factory=lambda: {"safeguarding": 0.95, "self_harm": 0.95})
+    recall_targets: dict[str, float] = field(
+        default_factory=lambda: {"safeguarding": 0.95, "self_harm": 0.95}
+    )
     pos_weight_cap: float = 8.0
     device: str = "auto"
     #: Warm start: continue from this bundle's weights (retraining) instead of the base encoder.
@@ -85,7 +87,9 @@ def arrays(examples: Sequence[LabelledText]) -> tuple[np.ndarray, np.ndarray]:
 class Trainer:
     """Fits ``models.classifier`` on labelled texts with a masked loss, dynamic padding and progress bars."""
 
-    def __init__(self, args: TrainingArguments, *, on_epoch: Callable[[int, float], None] | None = None) -> None:
+    def __init__(
+        self, args: TrainingArguments, *, on_epoch: Callable[[int, float], None] | None = None
+    ) -> None:
         self.args = args
         self.on_epoch = on_epoch
         self.history: list[dict[str, float]] = []
@@ -98,7 +102,9 @@ class Trainer:
         batches: list[list[int]] = []
         for i in range(0, n, chunk):
             part = sorted(order[i : i + chunk], key=lambda k: lengths[k])
-            batches.extend(part[j : j + self.args.batch_size] for j in range(0, len(part), self.args.batch_size))
+            batches.extend(
+                part[j : j + self.args.batch_size] for j in range(0, len(part), self.args.batch_size)
+            )
         rng.shuffle(batches)
         return batches
 
@@ -139,7 +145,10 @@ class Trainer:
         head_ids = {id(p) for p in head_params}
         body = [p for p in module.parameters() if id(p) not in head_ids]
         optim = torch.optim.AdamW(
-            [{"params": body, "lr": args.learning_rate}, {"params": head_params, "lr": args.head_learning_rate}],
+            [
+                {"params": body, "lr": args.learning_rate},
+                {"params": head_params, "lr": args.head_learning_rate},
+            ],
             weight_decay=args.weight_decay,
         )
         sched = get_linear_schedule_with_warmup(optim, int(total * args.warmup_ratio), total)
@@ -182,8 +191,9 @@ class Trainer:
         return module.to("cpu"), tokenizer
 
 
-def predict_module(module: Any, tokenizer: Any, texts: Sequence[str], max_length: int, batch_size: int = 64
-                   ) -> np.ndarray:
+def predict_module(
+    module: Any, tokenizer: Any, texts: Sequence[str], max_length: int, batch_size: int = 64
+) -> np.ndarray:
     """Probabilities from an in-memory module (used between training and bundling)."""
     import torch
 
@@ -192,8 +202,13 @@ def predict_module(module: Any, tokenizer: Any, texts: Sequence[str], max_length
     with torch.inference_mode():
         for i in range(0, len(order), batch_size):
             idx = order[i : i + batch_size]
-            enc = tokenizer([texts[k] for k in idx], padding=True, truncation=True, max_length=max_length,
-                            return_tensors="pt")
+            enc = tokenizer(
+                [texts[k] for k in idx],
+                padding=True,
+                truncation=True,
+                max_length=max_length,
+                return_tensors="pt",
+            )
             out.append(torch.sigmoid(module(enc["input_ids"], enc["attention_mask"])).numpy())
     probs = np.zeros((len(texts), len(CATEGORIES)), dtype=np.float32)
     if out:

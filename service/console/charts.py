@@ -17,10 +17,20 @@ from matplotlib.ticker import MaxNLocator
 from service.reporting import SUPPRESSED
 
 DECISION_ORDER = ("allow", "allow_redacted", "hold", "escalate", "block")
-DECISION_LABELS = {"allow": "Allowed", "allow_redacted": "Allowed (redacted)", "hold": "Held",
-                   "escalate": "Escalated", "block": "Blocked"}
-DECISION_COLOURS = {"allow": "#3f7d5c", "allow_redacted": "#8cc0a2", "hold": "#d69a2d", "escalate": "#b8322a",
-                    "block": "#5b6170"}
+DECISION_LABELS = {
+    "allow": "Allowed",
+    "allow_redacted": "Allowed (redacted)",
+    "hold": "Held",
+    "escalate": "Escalated",
+    "block": "Blocked",
+}
+DECISION_COLOURS = {
+    "allow": "#3f7d5c",
+    "allow_redacted": "#8cc0a2",
+    "hold": "#d69a2d",
+    "escalate": "#b8322a",
+    "block": "#5b6170",
+}
 INK = "#1f2933"
 GRID = "#d9dee5"
 ACCENT = "#2f5d8a"
@@ -73,8 +83,15 @@ def decisions_over_time(over_time: Mapping[str, Mapping[str, Any]]) -> str:
         bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
     for i, w in enumerate(weeks):
         if any(v == SUPPRESSED for v in over_time[w].values()):
-            ax.annotate("includes <5", (i, bottoms[i]), textcoords="offset points", xytext=(0, 3), ha="center",
-                        fontsize=7, color="#52606d")
+            ax.annotate(
+                "includes <5",
+                (i, bottoms[i]),
+                textcoords="offset points",
+                xytext=(0, 3),
+                ha="center",
+                fontsize=7,
+                color="#52606d",
+            )
     ax.set_xticks(x, weeks, rotation=0 if len(weeks) < 8 else 45)
     pad = max(0.0, (6 - len(weeks)) / 2)  # a week or two still draws as bars, not a wall of colour
     ax.set_xlim(-0.6 - pad, len(weeks) - 0.4 + pad)

@@ -52,8 +52,12 @@ STATIC_DIR = Path(__file__).with_name("static")
 TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 LONDON = ZoneInfo("Europe/London")
 
-ACTIONS = {"approve": "Approved", "approve_redacted": "Approved (redacted)", "reject": "Rejected",
-           "escalate": "Escalated"}
+ACTIONS = {
+    "approve": "Approved",
+    "approve_redacted": "Approved (redacted)",
+    "reject": "Rejected",
+    "escalate": "Escalated",
+}
 CATEGORY_LABELS = {c: c.replace("_", " ").capitalize() for c in CATEGORIES}
 DECISION_LABELS = charts.DECISION_LABELS
 SLA_LABELS = {"ok": "On time", "due_soon": "Due soon", "breached": "SLA breached"}
@@ -74,8 +78,9 @@ def _db(state: AppState) -> Iterator[Session]:
     try:
         db = state.require_db()
     except DatabaseUnavailable as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable",
-                            headers={"Retry-After": "5"}) from exc
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable", headers={"Retry-After": "5"}
+        ) from exc
     with db.session() as s:
         yield s
 
@@ -96,8 +101,14 @@ def _local(dt: datetime | None) -> str:
     return dt.astimezone(LONDON).strftime("%d %b %Y, %H:%M") if dt else ""
 
 
-def _render(request: Request, template: str, context: dict[str, Any], *, user: ConsoleUser | None = None,
-            status_code: int = 200) -> HTMLResponse:
+def _render(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    user: ConsoleUser | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     state: AppState = request.app.state.cs
     flash = read_flash(request, state)
     ctx = {"user": user, "flash": flash, "category_labels": CATEGORY_LABELS, **context}
@@ -118,22 +129,33 @@ def _redirect(url: str, state: AppState, message: str | None = None, kind: str =
 
 
 def _forbidden(request: Request, user: ConsoleUser | None, message: str) -> HTMLResponse:
-    return _render(request, "error.html", {"title": "Not allowed", "message": message}, user=user,
-                   status_code=status.HTTP_403_FORBIDDEN)
+    return _render(
+        request,
+        "error.html",
+        {"title": "Not allowed", "message": message},
+        user=user,
+        status_code=status.HTTP_403_FORBIDDEN,
+    )
 
 
 def _check_csrf(request: Request, user: ConsoleUser, token: str | None) -> HTMLResponse | None:
     if csrf_ok(user.csrf, token):
         return None
-    return _forbidden(request, user, "This form has expired or did not come from the console. "
-                                     "Go back, reload the page and try again.")
+    return _forbidden(
+        request,
+        user,
+        "This form has expired or did not come from the console. Go back, reload the page and try again.",
+    )
 
 
 def _segments(text: str, entities: list[dict[str, Any]]) -> list[tuple[str, bool]]:
     """Split the redacted text into (text, is_placeholder) runs. Entity offsets point into the original,
     which is never shown, so the placeholders those entities became are what get highlighted."""
-    marks = sorted({placeholder_for(str(e.get("type", "")), str(e.get("role", "other"))) for e in entities},
-                   key=len, reverse=True)
+    marks = sorted(
+        {placeholder_for(str(e.get("type", "")), str(e.get("role", "other"))) for e in entities},
+        key=len,
+        reverse=True,
+    )
     if not marks:
         return [(text, False)]
     pattern = re.compile("|".join(re.escape(m) for m in marks))
@@ -141,7 +163,7 @@ def _segments(text: str, entities: list[dict[str, Any]]) -> list[tuple[str, bool
     pos = 0
     for m in pattern.finditer(text):
         if m.start() > pos:
-            out.append((text[pos:m.start()], False))
+            out.append((text[pos : m.start()], False))
         out.append((m.group(0), True))
         pos = m.end()
     if pos < len(text):
@@ -193,19 +215,36 @@ def _view(row: crud.ReviewRow, key_id: int, now: datetime) -> ItemView:
     scores = [(c, float(s.scores.get(c, 0.0)), c in flags) for c in CATEGORIES if c in s.scores]
     types: dict[str, int] = {}
     for e in s.entities:
-        label = placeholder_for(str(e.get("type", "")), str(e.get("role", "other"))).strip("[]").replace("_", " ")
+        label = (
+            placeholder_for(str(e.get("type", "")), str(e.get("role", "other"))).strip("[]").replace("_", " ")
+        )
         types[label.capitalize()] = types.get(label.capitalize(), 0) + 1
     sla = sla_state(row, now)
     return ItemView(
-        id=it.id, status=it.status, priority=it.priority, risk=float(it.risk), decision=s.decision,
-        decision_label=DECISION_LABELS.get(s.decision, s.decision), snippet=_snippet(s.redacted_text),
-        segments=_segments(s.redacted_text, list(s.entities)), redacted_text=s.redacted_text, scores=scores,
-        flags=flags, entity_summary=[f"{k} ×{n}" if n > 1 else k for k, n in sorted(types.items())],
-        reasons=[str(r) for r in (s.reasons or [])], circle=s.circle or "—",
-        kind=s.kind.replace("_", " "), author="Anonymous" if s.anonymous else (s.author_id or "Not given"),
-        age=_age((now - it.created_at).total_seconds()), created=_local(it.created_at), due=_local(it.due_at),
-        sla=sla, sla_label=SLA_LABELS[sla], claimed_by_me=active and it.claimed_by == key_id,
-        claimed_by_other=active and it.claimed_by != key_id, lease_expires_at=it.lease_expires_at,
+        id=it.id,
+        status=it.status,
+        priority=it.priority,
+        risk=float(it.risk),
+        decision=s.decision,
+        decision_label=DECISION_LABELS.get(s.decision, s.decision),
+        snippet=_snippet(s.redacted_text),
+        segments=_segments(s.redacted_text, list(s.entities)),
+        redacted_text=s.redacted_text,
+        scores=scores,
+        flags=flags,
+        entity_summary=[f"{k} ×{n}" if n > 1 else k for k, n in sorted(types.items())],
+        reasons=[str(r) for r in (s.reasons or [])],
+        circle=s.circle or "—",
+        kind=s.kind.replace("_", " "),
+        author="Anonymous" if s.anonymous else (s.author_id or "Not given"),
+        age=_age((now - it.created_at).total_seconds()),
+        created=_local(it.created_at),
+        due=_local(it.due_at),
+        sla=sla,
+        sla_label=SLA_LABELS[sla],
+        claimed_by_me=active and it.claimed_by == key_id,
+        claimed_by_other=active and it.claimed_by != key_id,
+        lease_expires_at=it.lease_expires_at,
         lease_expires=_local(it.lease_expires_at) if active else "",
         moderator_decision=ACTIONS.get(row.decision.action, row.decision.action) if row.decision else None,
     )
@@ -216,19 +255,30 @@ def _release(session: Session, *, user: ConsoleUser, review_id: str) -> None:
     p = user.principal
     result = session.execute(
         update(ReviewItem)
-        .where(ReviewItem.id == review_id, ReviewItem.org == p.org, ReviewItem.status == "pending",
-               ReviewItem.claimed_by == p.key_id)
+        .where(
+            ReviewItem.id == review_id,
+            ReviewItem.org == p.org,
+            ReviewItem.status == "pending",
+            ReviewItem.claimed_by == p.key_id,
+        )
         .values(claimed_by=None, lease_expires_at=None)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount == 1:  # type: ignore[attr-defined]
-        audit.append(session, org=p.org, actor=p.actor, action="review.release", subject=f"review:{review_id}")
+        audit.append(
+            session, org=p.org, actor=p.actor, action="review.release", subject=f"review:{review_id}"
+        )
 
 
 def _claim_next(state: AppState, user: ConsoleUser) -> str | None:
     with _db(state) as s:
-        item = crud.claim_next(s, org=user.principal.org, key_id=user.principal.key_id,
-                               lease_seconds=state.settings.review_lease_seconds, actor=user.principal.actor)
+        item = crud.claim_next(
+            s,
+            org=user.principal.org,
+            key_id=user.principal.key_id,
+            lease_seconds=state.settings.review_lease_seconds,
+            actor=user.principal.actor,
+        )
         return item.id if item else None
 
 
@@ -247,16 +297,21 @@ def login_page(request: Request, state: StateDep) -> Response:
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login(request: Request, state: StateDep, api_key: Annotated[str, Form(max_length=300)] = "",
-          csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+def login(
+    request: Request,
+    state: StateDep,
+    api_key: Annotated[str, Form(max_length=300)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
     """Exchange an API key for a console session; the key itself is never stored in the cookie."""
     expected = login_csrf_from_cookie(request, state)
     if expected is None or not csrf_ok(expected, csrf):
         return _forbidden(request, None, "The sign-in form expired. Reload the page and try again.")
 
     def again(message: str, code: int) -> HTMLResponse:
-        return _render(request, "login.html", {"title": "Sign in", "csrf": expected, "error": message},
-                       status_code=code)
+        return _render(
+            request, "login.html", {"title": "Sign in", "csrf": expected, "error": message}, status_code=code
+        )
 
     if not api_key.strip():
         return again("Enter your API key.", status.HTTP_400_BAD_REQUEST)
@@ -267,11 +322,18 @@ def login(request: Request, state: StateDep, api_key: Annotated[str, Form(max_le
             return again("That key was not recognised, or it has been revoked.", exc.status_code)
         return again("Sign-in is unavailable at the moment; try again shortly.", exc.status_code)
     if principal.role not in CONSOLE_ROLES:
-        return again("Poster keys cannot sign in to the console. Use a moderator, safeguarding lead or "
-                     "admin key.", status.HTTP_403_FORBIDDEN)
+        return again(
+            "Poster keys cannot sign in to the console. Use a moderator, safeguarding lead or admin key.",
+            status.HTTP_403_FORBIDDEN,
+        )
     with _db(state) as s:
-        audit.append(s, org=principal.org, actor=principal.actor, action="console.login",
-                     subject=f"key:{principal.key_id}")
+        audit.append(
+            s,
+            org=principal.org,
+            actor=principal.actor,
+            action="console.login",
+            subject=f"key:{principal.key_id}",
+        )
     resp = _redirect("/console", state, "Signed in.")
     start_session(resp, state, principal)
     return resp
@@ -308,8 +370,9 @@ def queue(
     category = category if category in CATEGORIES else None
     now = utcnow()
     with _db(state) as s:
-        rows = crud.list_reviews(s, org=user.principal.org, status="pending", priority=priority,
-                                 category=category, limit=100)
+        rows = crud.list_reviews(
+            s, org=user.principal.org, status="pending", priority=priority, category=category, limit=100
+        )
         stats = crud.review_stats(s, org=user.principal.org)
         items = [_view(r, user.principal.key_id, now) for r in rows]
     oldest = stats.get("oldest_pending_seconds")
@@ -320,15 +383,29 @@ def queue(
         "breaches": stats.get("sla_breaches", 0),
         "oldest": _age(oldest) if oldest is not None else "—",
     }
-    return _render(request, "queue.html", {
-        "title": "Review queue", "active": "queue", "items": items, "summary": summary, "priority": priority, "category": category,
-        "categories": CATEGORIES,
-    }, user=user)
+    return _render(
+        request,
+        "queue.html",
+        {
+            "title": "Review queue",
+            "active": "queue",
+            "items": items,
+            "summary": summary,
+            "priority": priority,
+            "category": category,
+            "categories": CATEGORIES,
+        },
+        user=user,
+    )
 
 
 @router.post("/next")
-def start_reviewing(request: Request, state: StateDep, csrf: Annotated[str, Form(max_length=200)] = "",
-                    skip: Annotated[str, Form(max_length=40)] = "") -> Response:
+def start_reviewing(
+    request: Request,
+    state: StateDep,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    skip: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
     """Claim the most urgent free item; with ``skip``, give the current one back after claiming the next."""
     user = current_user(request, state)
     if user is None:
@@ -359,23 +436,45 @@ def review_page(review_id: str, request: Request, state: StateDep) -> Response:
     with _db(state) as s:
         row = crud.get_review(s, org=p.org, review_id=review_id)
         if row is None:
-            return _render(request, "error.html", {"title": "Not found", "message": "No such review item."},
-                           user=user, status_code=status.HTTP_404_NOT_FOUND)
+            return _render(
+                request,
+                "error.html",
+                {"title": "Not found", "message": "No such review item."},
+                user=user,
+                status_code=status.HTTP_404_NOT_FOUND,
+            )
         if row.item.status == "pending":
             try:
-                crud.claim_review(s, org=p.org, review_id=review_id, key_id=p.key_id,
-                                  lease_seconds=state.settings.review_lease_seconds, actor=p.actor)
+                crud.claim_review(
+                    s,
+                    org=p.org,
+                    review_id=review_id,
+                    key_id=p.key_id,
+                    lease_seconds=state.settings.review_lease_seconds,
+                    actor=p.actor,
+                )
             except crud.ClaimConflict:
-                notice = ("Another moderator is working on this item (409: held by someone else). You can read "
-                          "it, but you cannot decide it until their hold expires.")
+                notice = (
+                    "Another moderator is working on this item (409: held by someone else). You can read "
+                    "it, but you cannot decide it until their hold expires."
+                )
                 code = status.HTTP_409_CONFLICT
             row = crud.get_review(s, org=p.org, review_id=review_id)
             assert row is not None
         view = _view(row, p.key_id, utcnow())
-    return _render(request, "review.html", {
-        "title": f"Review {view.priority} item", "item": view, "notice": notice, "categories": CATEGORIES,
-        "actions": ACTIONS,
-    }, user=user, status_code=code)
+    return _render(
+        request,
+        "review.html",
+        {
+            "title": f"Review {view.priority} item",
+            "item": view,
+            "notice": notice,
+            "categories": CATEGORIES,
+            "actions": ACTIONS,
+        },
+        user=user,
+        status_code=code,
+    )
 
 
 @router.post("/reviews/{review_id}/decide", response_class=HTMLResponse)
@@ -398,46 +497,90 @@ def decide(
         return bad
     p = user.principal
     if action not in ACTIONS:
-        return _render(request, "error.html", {"title": "Choose an action",
-                                               "message": "Choose Approve, Approve redacted, Reject or Escalate."},
-                       user=user, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+        return _render(
+            request,
+            "error.html",
+            {"title": "Choose an action", "message": "Choose Approve, Approve redacted, Reject or Escalate."},
+            user=user,
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
     chosen = set(label or [])
     labels = {c: c in chosen for c in CATEGORIES}
     now = utcnow()
     with _db(state) as s:
         row = crud.get_review(s, org=p.org, review_id=review_id)
         if row is None:
-            return _render(request, "error.html", {"title": "Not found", "message": "No such review item."},
-                           user=user, status_code=status.HTTP_404_NOT_FOUND)
+            return _render(
+                request,
+                "error.html",
+                {"title": "Not found", "message": "No such review item."},
+                user=user,
+                status_code=status.HTTP_404_NOT_FOUND,
+            )
         original = row.screening.redacted_text
         correction = redacted_text.replace("\r\n", "\n").strip()
         corrected = correction if correction and correction != original.strip() else None
         form = {"action": action, "labels": sorted(chosen), "redacted_text": redacted_text, "note": note}
         if row.item.status != "pending":
             by = "you" if row.decision and row.decision.moderator_key_id == p.key_id else "another moderator"
-            return _render(request, "conflict.html", {
-                "title": "Already decided", "item": _view(row, p.key_id, now), "form": form, "expired": False,
-                "message": f"This item was already decided by {by}"
-                           + (f" ({ACTIONS.get(row.decision.action, row.decision.action)})." if row.decision else ".")
-                           + " Your decision was not recorded.",
-            }, user=user, status_code=status.HTTP_409_CONFLICT)
+            return _render(
+                request,
+                "conflict.html",
+                {
+                    "title": "Already decided",
+                    "item": _view(row, p.key_id, now),
+                    "form": form,
+                    "expired": False,
+                    "message": f"This item was already decided by {by}"
+                    + (
+                        f" ({ACTIONS.get(row.decision.action, row.decision.action)})."
+                        if row.decision
+                        else "."
+                    )
+                    + " Your decision was not recorded.",
+                },
+                user=user,
+                status_code=status.HTTP_409_CONFLICT,
+            )
         it = row.item
         mine = it.claimed_by == p.key_id and it.lease_expires_at is not None and it.lease_expires_at > now
         if not mine and not confirm:
-            return _render(request, "conflict.html", {
-                "title": "Your hold expired", "item": _view(row, p.key_id, now), "form": form, "expired": True,
-                "message": "Your hold on this item expired; someone else may be working on it. Decide anyway?",
-            }, user=user, status_code=status.HTTP_409_CONFLICT)
+            return _render(
+                request,
+                "conflict.html",
+                {
+                    "title": "Your hold expired",
+                    "item": _view(row, p.key_id, now),
+                    "form": form,
+                    "expired": True,
+                    "message": "Your hold on this item expired; someone else may be working on it. Decide anyway?",
+                },
+                user=user,
+                status_code=status.HTTP_409_CONFLICT,
+            )
         try:
-            crud.decide_review(s, org=p.org, review_id=review_id, key_id=p.key_id, action=action, labels=labels,
-                               redacted_text=corrected, note=note.strip() or None, actor=p.actor)
+            crud.decide_review(
+                s,
+                org=p.org,
+                review_id=review_id,
+                key_id=p.key_id,
+                action=action,
+                labels=labels,
+                redacted_text=corrected,
+                note=note.strip() or None,
+                actor=p.actor,
+            )
         except crud.ClaimConflict:
             conflict = True
         else:
             conflict = False
     if conflict:
-        return _redirect(f"/console/reviews/{review_id}", state,
-                         "Another moderator holds this item now; your decision was not recorded.", "error")
+        return _redirect(
+            f"/console/reviews/{review_id}",
+            state,
+            "Another moderator holds this item now; your decision was not recorded.",
+            "error",
+        )
     nxt = _claim_next(state, user)
     done = f"Decision recorded: {ACTIONS[action]}."
     if nxt is None:
@@ -468,14 +611,20 @@ def _bounds(d_from: date, d_to: date) -> tuple[datetime, datetime]:
     return start, end.astimezone(UTC)
 
 
-def _load_report(state: AppState, user: ConsoleUser, d_from: date, d_to: date, circle: str | None,
-                 fmt: str) -> dict[str, Any]:
+def _load_report(
+    state: AppState, user: ConsoleUser, d_from: date, d_to: date, circle: str | None, fmt: str
+) -> dict[str, Any]:
     start, end = _bounds(d_from, d_to)
     with _db(state) as s:
         report = risk_report(s, org=user.principal.org, start=start, end=end, circle=circle)
-        audit.append(s, org=user.principal.org, actor=user.principal.actor, action="report.risk",
-                     subject="report:risk", details={"from": d_from.isoformat(), "to": d_to.isoformat(),
-                                                     "circle": circle, "format": fmt})
+        audit.append(
+            s,
+            org=user.principal.org,
+            actor=user.principal.actor,
+            action="report.risk",
+            subject="report:risk",
+            details={"from": d_from.isoformat(), "to": d_to.isoformat(), "circle": circle, "format": fmt},
+        )
     return report
 
 
@@ -500,19 +649,36 @@ def reports(
     images = {
         "over_time": charts.decisions_over_time(report["over_time"]),
         "by_category": charts.flags_by_category(report["by_category"]),
-        "escalation": charts.escalation_speed(esc["time_to_first_action_minutes"],
-                                              state.settings.sla_urgent_minutes),
+        "escalation": charts.escalation_speed(
+            esc["time_to_first_action_minutes"], state.settings.sla_urgent_minutes
+        ),
     }
     weeks = list(report["over_time"])
     decisions = [d for d in charts.DECISION_ORDER if any(d in report["over_time"][w] for w in weeks)]
     query = {"from": d_from.isoformat(), "to": d_to.isoformat(), **({"circle": circle} if circle else {})}
-    return _render(request, "report.html", {
-        "title": "Risk report", "active": "reports", "report": report, "images": images, "d_from": d_from, "d_to": d_to,
-        "circle": circle or "", "weeks": weeks, "outcome_labels": {**ACTIONS, "pending": "Still pending"}, "decisions": decisions, "decision_labels": DECISION_LABELS,
-        "csv_url": "/console/reports.csv?" + urlencode(query), "suppressed": SUPPRESSED,
-        "generated": _local(utcnow()), "sla_urgent": state.settings.sla_urgent_minutes,
-        "period": f"{d_from.strftime('%d %b %Y')} – {d_to.strftime('%d %b %Y')}",
-    }, user=user)
+    return _render(
+        request,
+        "report.html",
+        {
+            "title": "Risk report",
+            "active": "reports",
+            "report": report,
+            "images": images,
+            "d_from": d_from,
+            "d_to": d_to,
+            "circle": circle or "",
+            "weeks": weeks,
+            "outcome_labels": {**ACTIONS, "pending": "Still pending"},
+            "decisions": decisions,
+            "decision_labels": DECISION_LABELS,
+            "csv_url": "/console/reports.csv?" + urlencode(query),
+            "suppressed": SUPPRESSED,
+            "generated": _local(utcnow()),
+            "sla_urgent": state.settings.sla_urgent_minutes,
+            "period": f"{d_from.strftime('%d %b %Y')} – {d_to.strftime('%d %b %Y')}",
+        },
+        user=user,
+    )
 
 
 @router.get("/reports.csv")
@@ -532,5 +698,8 @@ def reports_csv(
     d_from, d_to = _report_range(from_, to)
     report = _load_report(state, user, d_from, d_to, (circle or "").strip() or None, "csv")
     name = f"risk-report-{d_from.isoformat()}-{d_to.isoformat()}.csv"
-    return PlainTextResponse(report_csv(report), media_type="text/csv",
-                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return PlainTextResponse(
+        report_csv(report),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

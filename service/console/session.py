@@ -43,14 +43,24 @@ def _serializer(state: AppState, salt: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(key, salt=salt)
 
 
-def _set(response: Response, state: AppState, name: str, value: str, max_age: int, path: str = "/console") -> None:
-    response.set_cookie(name, value, max_age=max_age, path=path, httponly=True, samesite="strict",
-                        secure=state.settings.cookie_secure)
+def _set(
+    response: Response, state: AppState, name: str, value: str, max_age: int, path: str = "/console"
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=path,
+        httponly=True,
+        samesite="strict",
+        secure=state.settings.cookie_secure,
+    )
 
 
 def start_session(response: Response, state: AppState, principal: Principal) -> None:
     token = _serializer(state, "session").dumps(
-        {"k": principal.key_id, "o": principal.org, "r": principal.role, "c": secrets.token_urlsafe(32)})
+        {"k": principal.key_id, "o": principal.org, "r": principal.role, "c": secrets.token_urlsafe(32)}
+    )
     _set(response, state, SESSION_COOKIE, token, SESSION_MAX_AGE)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
 
@@ -80,8 +90,9 @@ def current_user(request: Request, state: AppState) -> ConsoleUser | None:
     try:
         db = state.require_db()
     except DatabaseUnavailable as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable",
-                            headers={"Retry-After": "5"}) from exc
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable", headers={"Retry-After": "5"}
+        ) from exc
     with db.session() as s:
         key = s.get(ApiKey, int(data["k"]))
         if key is None or key.revoked_at is not None or key.org != data["o"] or key.role != data["r"]:
@@ -120,7 +131,9 @@ def login_csrf_from_cookie(request: Request, state: AppState) -> str | None:
 
 
 def set_flash(response: Response, state: AppState, message: str, kind: str = "ok") -> None:
-    _set(response, state, FLASH_COOKIE, _serializer(state, "flash").dumps({"m": message[:300], "k": kind}), 120)
+    _set(
+        response, state, FLASH_COOKIE, _serializer(state, "flash").dumps({"m": message[:300], "k": kind}), 120
+    )
 
 
 def read_flash(request: Request, state: AppState) -> dict[str, str] | None:

@@ -36,10 +36,17 @@ class SlaBody(BaseModel):
 @router.put("/admin/sla")
 def put_sla(body: SlaBody, principal: Admin, session: SessionDep) -> dict[str, int | None]:
     """Per-organisation SLA targets for time to first action (minutes)."""
-    crud.set_org_sla(session, org=principal.org, urgent_minutes=body.urgent_minutes,
-                     normal_minutes=body.normal_minutes)
-    audit.append(session, org=principal.org, actor=principal.actor, action="sla.update", subject=f"org:{principal.org}",
-                 details=body.model_dump())
+    crud.set_org_sla(
+        session, org=principal.org, urgent_minutes=body.urgent_minutes, normal_minutes=body.normal_minutes
+    )
+    audit.append(
+        session,
+        org=principal.org,
+        actor=principal.actor,
+        action="sla.update",
+        subject=f"org:{principal.org}",
+        details=body.model_dump(),
+    )
     return body.model_dump()
 
 
@@ -50,5 +57,7 @@ async def reload_model(principal: Admin, state: StateDep) -> dict[str, str | Non
     try:
         after = await run_in_threadpool(state.holder.reload)
     except Exception as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"could not load the champion: {type(exc).__name__}") from exc
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"could not load the champion: {type(exc).__name__}"
+        ) from exc
     return {"previous": before, "model_version": after}

@@ -16,19 +16,33 @@ class ReportBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: StrictStr = Field(min_length=1, max_length=2_000)
-    safeguarding: StrictBool = Field(default=False, description="The reader thinks someone is at risk: urgent.")
+    safeguarding: StrictBool = Field(
+        default=False, description="The reader thinks someone is at risk: urgent."
+    )
 
 
 @router.post("/{post_id}/report", response_model=ReviewRef, status_code=status.HTTP_201_CREATED)
-def report_post(post_id: str, body: ReportBody, principal: Poster, session: SessionDep, state: StateDep
-                ) -> ReviewRef:
+def report_post(
+    post_id: str, body: ReportBody, principal: Poster, session: SessionDep, state: StateDep
+) -> ReviewRef:
     """Called by the posting platform when a reader reports a post; idempotent per post."""
     priority = "urgent" if body.safeguarding else "normal"
-    sla = crud.sla_minutes(session, org=principal.org, priority=priority,
-                           default_urgent=state.settings.sla_urgent_minutes,
-                           default_normal=state.settings.sla_normal_minutes)
-    item = crud.open_review_for_reported_post(session, org=principal.org, post_id=post_id, reason=body.reason,
-                                              urgent=body.safeguarding, sla_due_minutes=sla, actor=principal.actor)
+    sla = crud.sla_minutes(
+        session,
+        org=principal.org,
+        priority=priority,
+        default_urgent=state.settings.sla_urgent_minutes,
+        default_normal=state.settings.sla_normal_minutes,
+    )
+    item = crud.open_review_for_reported_post(
+        session,
+        org=principal.org,
+        post_id=post_id,
+        reason=body.reason,
+        urgent=body.safeguarding,
+        sla_due_minutes=sla,
+        actor=principal.actor,
+    )
     if item is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no screened post with that id")
     return ReviewRef(id=item.id, priority=item.priority)  # type: ignore[arg-type]

@@ -42,13 +42,23 @@ def get_risk_report(
 
     JSON by default; CSV with ``Accept: text/csv``.
     """
-    report = risk_report(session, org=principal.org, start=_parse(from_, "from"), end=_parse(to, "to"),
-                         circle=circle)
-    audit.append(session, org=principal.org, actor=principal.actor, action="report.risk", subject="report:risk",
-                 details={"from": from_, "to": to, "circle": circle})
+    report = risk_report(
+        session, org=principal.org, start=_parse(from_, "from"), end=_parse(to, "to"), circle=circle
+    )
+    audit.append(
+        session,
+        org=principal.org,
+        actor=principal.actor,
+        action="report.risk",
+        subject="report:risk",
+        details={"from": from_, "to": to, "circle": circle},
+    )
     if "text/csv" in request.headers.get("accept", ""):
-        return PlainTextResponse(report_csv(report), media_type="text/csv",
-                                 headers={"Content-Disposition": 'attachment; filename="risk-report.csv"'})
+        return PlainTextResponse(
+            report_csv(report),
+            media_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="risk-report.csv"'},
+        )
     return JSONResponse(report)
 
 

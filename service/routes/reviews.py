@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from models.taxonomy import CATEGORIES
 from service.deps import Lead, Moderator, SessionDep, StateDep
-from service.schemas import ClaimOut, DecisionBody, DecisionOut, ReviewOut, ReviewPage, RevealBody
+from service.schemas import ClaimOut, DecisionBody, DecisionOut, RevealBody, ReviewOut, ReviewPage
 from storage import audit, crud
 from storage.tables import utcnow
 
@@ -32,14 +32,26 @@ def review_out(row: crud.ReviewRow, key_id: int, now: datetime | None = None) ->
     it, s = row.item, row.screening
     active = it.claimed_by is not None and it.lease_expires_at is not None and it.lease_expires_at > now
     return ReviewOut(
-        id=it.id, post_id=s.post_id, status=it.status, priority=it.priority, risk=it.risk,  # type: ignore[arg-type]
-        decision=s.decision, redacted_text=s.redacted_text, scores=s.scores, flags=list(s.flags),  # type: ignore[arg-type]
+        id=it.id,
+        post_id=s.post_id,
+        status=it.status,
+        priority=it.priority,  # type: ignore[arg-type]
+        risk=it.risk,
+        decision=s.decision,  # type: ignore[arg-type]
+        redacted_text=s.redacted_text,
+        scores=s.scores,
+        flags=list(s.flags),
         entities=[{k: e[k] for k in ("type", "start", "end", "score", "role")} for e in s.entities],  # type: ignore[misc]
-        circle=s.circle, kind=s.kind, anonymous=s.anonymous,
+        circle=s.circle,
+        kind=s.kind,
+        anonymous=s.anonymous,
         author_id=None if s.anonymous else s.author_id,
-        created_at=it.created_at.isoformat(), age_seconds=(now - it.created_at).total_seconds(),
-        due_at=it.due_at.isoformat(), sla_state=sla_state(row, now),  # type: ignore[arg-type]
-        claimed_by_me=active and it.claimed_by == key_id, claimed=active,
+        created_at=it.created_at.isoformat(),
+        age_seconds=(now - it.created_at).total_seconds(),
+        due_at=it.due_at.isoformat(),
+        sla_state=sla_state(row, now),  # type: ignore[arg-type]
+        claimed_by_me=active and it.claimed_by == key_id,
+        claimed=active,
         lease_expires_at=it.lease_expires_at.isoformat() if active and it.lease_expires_at else None,
         moderator_decision=row.decision.action if row.decision else None,
         reasons=list(s.reasons or []),
@@ -73,12 +85,21 @@ def list_reviews(
     """Pending items, urgent first, then by risk and age. Anonymous posts never show the author."""
     if category is not None and category not in CATEGORIES:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown category {category!r}")
-    rows = crud.list_reviews(session, org=principal.org, status=status_, priority=priority, category=category,
-                             limit=limit + 1, cursor=_decode_cursor(cursor) if cursor else None)
+    rows = crud.list_reviews(
+        session,
+        org=principal.org,
+        status=status_,
+        priority=priority,
+        category=category,
+        limit=limit + 1,
+        cursor=_decode_cursor(cursor) if cursor else None,
+    )
     now = utcnow()
     page = rows[:limit]
-    return ReviewPage(items=[review_out(r, principal.key_id, now) for r in page],
-                      next_cursor=_encode_cursor(page[-1]) if len(rows) > limit else None)
+    return ReviewPage(
+        items=[review_out(r, principal.key_id, now) for r in page],
+        next_cursor=_encode_cursor(page[-1]) if len(rows) > limit else None,
+    )
 
 
 @router.get("/stats")
@@ -90,8 +111,13 @@ def stats(principal: Moderator, session: SessionDep) -> dict[str, object]:
 @router.post("/claim-next", response_model=ReviewOut | None)
 def claim_next(principal: Moderator, session: SessionDep, state: StateDep) -> ReviewOut | None:
     """Claim the most urgent free item (what the console's "next" does)."""
-    item = crud.claim_next(session, org=principal.org, key_id=principal.key_id,
-                           lease_seconds=state.settings.review_lease_seconds, actor=principal.actor)
+    item = crud.claim_next(
+        session,
+        org=principal.org,
+        key_id=principal.key_id,
+        lease_seconds=state.settings.review_lease_seconds,
+        actor=principal.actor,
+    )
     if item is None:
         return None
     row = crud.get_review(session, org=principal.org, review_id=item.id)
@@ -107,38 +133,64 @@ def get_review(review_id: str, principal: Moderator, session: SessionDep) -> Rev
     return review_out(row, principal.key_id)
 
 
-@router.post("/{review_id}/claim", response_model=ClaimOut, responses={409: {"description": "Held by someone else"}})
+@router.post(
+    "/{review_id}/claim", response_model=ClaimOut, responses={409: {"description": "Held by someone else"}}
+)
 def claim(review_id: str, principal: Moderator, session: SessionDep, state: StateDep) -> ClaimOut:
     """Take a lease so two moderators never work the same item; 409 when someone else holds it."""
     if crud.get_review(session, org=principal.org, review_id=review_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "review not found")
     try:
-        item = crud.claim_review(session, org=principal.org, review_id=review_id, key_id=principal.key_id,
-                                 lease_seconds=state.settings.review_lease_seconds, actor=principal.actor)
+        item = crud.claim_review(
+            session,
+            org=principal.org,
+            review_id=review_id,
+            key_id=principal.key_id,
+            lease_seconds=state.settings.review_lease_seconds,
+            actor=principal.actor,
+        )
     except crud.ClaimConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, "claimed by someone else or already decided") from exc
     assert item.lease_expires_at is not None
     return ClaimOut(id=item.id, lease_expires_at=item.lease_expires_at.isoformat())
 
 
-@router.post("/{review_id}/decision", response_model=DecisionOut,
-             responses={409: {"description": "Already decided, or leased by someone else"}})
+@router.post(
+    "/{review_id}/decision",
+    response_model=DecisionOut,
+    responses={409: {"description": "Already decided, or leased by someone else"}},
+)
 def decide(review_id: str, body: DecisionBody, principal: Moderator, session: SessionDep) -> DecisionOut:
     """Record the outcome and the per-category labels (the training signal). Deciding twice is a 409."""
     if body.unknown_labels():
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown categories {body.unknown_labels()}")
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown categories {body.unknown_labels()}"
+        )
     if body.redacted_text is not None and not body.redacted_text.strip():
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "redacted_text is empty")
     if crud.get_review(session, org=principal.org, review_id=review_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "review not found")
     try:
-        dec = crud.decide_review(session, org=principal.org, review_id=review_id, key_id=principal.key_id,
-                                 action=body.action, labels=body.labels, redacted_text=body.redacted_text,
-                                 note=body.note, actor=principal.actor)
+        dec = crud.decide_review(
+            session,
+            org=principal.org,
+            review_id=review_id,
+            key_id=principal.key_id,
+            action=body.action,
+            labels=body.labels,
+            redacted_text=body.redacted_text,
+            note=body.note,
+            actor=principal.actor,
+        )
     except crud.ClaimConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, "already decided, or leased by someone else") from exc
-    return DecisionOut(id=dec.id, review_id=review_id, action=dec.action, labels=dec.labels,
-                       decided_at=dec.decided_at.isoformat())
+    return DecisionOut(
+        id=dec.id,
+        review_id=review_id,
+        action=dec.action,
+        labels=dec.labels,
+        decided_at=dec.decided_at.isoformat(),
+    )
 
 
 @router.get("/{review_id}/original")
@@ -149,14 +201,20 @@ def read_original(review_id: str, principal: Lead, session: SessionDep, state: S
         raise HTTPException(status.HTTP_404_NOT_FOUND, "review not found")
     if not row.screening.original_enc:
         raise HTTPException(status.HTTP_410_GONE, "the original was purged under the retention policy")
-    audit.append(session, org=principal.org, actor=principal.actor, action="original.read",
-                 subject=f"review:{review_id}")
+    audit.append(
+        session,
+        org=principal.org,
+        actor=principal.actor,
+        action="original.read",
+        subject=f"review:{review_id}",
+    )
     return {"review_id": review_id, "text": state.vault.decrypt(row.screening.original_enc)}
 
 
 @router.post("/{review_id}/reveal-author")
-def reveal_author(review_id: str, body: RevealBody, principal: Lead, session: SessionDep, state: StateDep
-                  ) -> dict[str, str]:
+def reveal_author(
+    review_id: str, body: RevealBody, principal: Lead, session: SessionDep, state: StateDep
+) -> dict[str, str]:
     """Who wrote an anonymous post: lead only, with a written reason, on the record. Never logged."""
     row = crud.get_review(session, org=principal.org, review_id=review_id)
     if row is None:
@@ -166,8 +224,12 @@ def reveal_author(review_id: str, body: RevealBody, principal: Lead, session: Se
         raise HTTPException(status.HTTP_409_CONFLICT, "this post is not anonymous")
     if not s.author_enc:
         raise HTTPException(status.HTTP_410_GONE, "no author stored (not given, or purged)")
-    audit.append(session, org=principal.org, actor=principal.actor, action="author.reveal",
-                 subject=f"review:{review_id}", details={"reason": body.reason})
+    audit.append(
+        session,
+        org=principal.org,
+        actor=principal.actor,
+        action="author.reveal",
+        subject=f"review:{review_id}",
+        details={"reason": body.reason},
+    )
     return {"review_id": review_id, "author_id": state.vault.decrypt(s.author_enc)}
-
-

@@ -10,9 +10,14 @@ from service.screening import screen_batch, screen_one
 
 router = APIRouter(prefix="/v1", tags=["screen"])
 
-ERRORS = {401: {"description": "Missing or invalid key"}, 403: {"description": "Role may not screen"},
-          413: {"description": "Text too long"}, 422: {"description": "Invalid body"},
-          429: {"description": "Rate limited"}, 503: {"description": "Cannot screen now: do not publish"}}
+ERRORS = {
+    401: {"description": "Missing or invalid key"},
+    403: {"description": "Role may not screen"},
+    413: {"description": "Text too long"},
+    422: {"description": "Invalid body"},
+    429: {"description": "Rate limited"},
+    503: {"description": "Cannot screen now: do not publish"},
+}
 
 
 @router.post("/screen", response_model=ScreenResponse, responses=ERRORS)  # type: ignore[arg-type]

@@ -40,13 +40,16 @@ def test_fold_and_map_back(original: str, word: str, disguised: str) -> None:
     assert list(n.index) == sorted(n.index)  # monotone: spans never invert
 
 
-@pytest.mark.parametrize("text", [
-    "Doris in room 4 had a lovely day",
-    "call 07700 900123 or LS6 2AB",
-    "",
-    "\U0001f642\U0001f642",
-    "line one\nline\ttwo",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Doris in room 4 had a lovely day",
+        "call 07700 900123 or LS6 2AB",
+        "",
+        "\U0001f642\U0001f642",
+        "line one\nline\ttwo",
+    ],
+)
 def test_identity_and_index_for_plain_text(text: str) -> None:
     n = normalize(text, conservative=True)
     assert len(n.index) == len(n.text) + 1
@@ -55,12 +58,15 @@ def test_identity_and_index_for_plain_text(text: str) -> None:
         assert list(n.index[:-1]) == list(range(len(text)))
 
 
-@pytest.mark.parametrize(("text", "kept"), [
-    ("postcode LS6 0AA please", "LS6 0AA"),
-    ("NHS 943 476 5919", "943 476 5919"),
-    ("ring 07700 900123", "07700 900123"),
-    ("room 14", "room 14"),
-])
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("postcode LS6 0AA please", "LS6 0AA"),
+        ("NHS 943 476 5919", "943 476 5919"),
+        ("ring 07700 900123", "07700 900123"),
+        ("room 14", "room 14"),
+    ],
+)
 def test_conservative_keeps_codes_and_numbers(text: str, kept: str) -> None:
     assert kept in normalize(text, conservative=True).text
 
@@ -85,14 +91,17 @@ def test_leet_does_not_touch_plain_numbers() -> None:
     assert normalize("shift at 7 in room 10").text == "shift at 7 in room 10"
 
 
-@pytest.mark.parametrize(("text", "judgeable"), [
-    ("Lovely shift today, the team were brilliant", True),
-    ("\U0001f642\U0001f642\U0001f602", True),
-    ("ok", True),
-    ("Сегодня был очень тяжёлый день на работе", False),
-    ("今日はとても忙しい一日でした", False),
-    ("Heute war ein sehr langer Tag auf der Station", False),
-    ("Cześć wszystkim, dzisiaj była bardzo długa zmiana", False),
-])
+@pytest.mark.parametrize(
+    ("text", "judgeable"),
+    [
+        ("Lovely shift today, the team were brilliant", True),
+        ("\U0001f642\U0001f642\U0001f602", True),
+        ("ok", True),
+        ("Сегодня был очень тяжёлый день на работе", False),
+        ("今日はとても忙しい一日でした", False),
+        ("Heute war ein sehr langer Tag auf der Station", False),
+        ("Cześć wszystkim, dzisiaj była bardzo długa zmiana", False),
+    ],
+)
 def test_is_judgeable(text: str, judgeable: bool) -> None:
     assert is_judgeable(text) is judgeable

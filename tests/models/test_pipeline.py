@@ -24,18 +24,21 @@ def test_disguised_name_and_word(pipeline) -> None:  # type: ignore[no-untyped-d
     assert "D0ris" not in r.redacted_text
     persons = [e for e in r.entities if e.type == "PERSON"]
     assert [(e.start, e.end) for e in persons] == [(0, 5)]
-    assert text[persons[0].start:persons[0].end] == "D0ris"
+    assert text[persons[0].start : persons[0].end] == "D0ris"
     assert r.redacted_text.endswith(" in r00m 4 has a bru1se") or "[ROOM]" in r.redacted_text
     assert r.degraded == []
 
 
-@pytest.mark.parametrize(("plain", "disguised"), [
-    ("Doris has a bruise on her arm", "D\u200bo\u200bris has a b r u i s e on her arm"),
-    ("whoever did that is an idiot", "whoever did that is an 1d10t"),
-    ("whoever did that is an idiot", "whoever did that is an \u0456d\u0456ot"),
-    ("I just want to end it all", "I just want to 3nd it @ll"),
-    ("nobody sit with her at break", "n0b0dy sit with her at break"),
-])
+@pytest.mark.parametrize(
+    ("plain", "disguised"),
+    [
+        ("Doris has a bruise on her arm", "D\u200bo\u200bris has a b r u i s e on her arm"),
+        ("whoever did that is an idiot", "whoever did that is an 1d10t"),
+        ("whoever did that is an idiot", "whoever did that is an \u0456d\u0456ot"),
+        ("I just want to end it all", "I just want to 3nd it @ll"),
+        ("nobody sit with her at break", "n0b0dy sit with her at break"),
+    ],
+)
 def test_obfuscated_variants_keep_the_flags(pipeline, plain: str, disguised: str) -> None:  # type: ignore[no-untyped-def]
     a, b = pipeline.screen_many([ScreenRequest(text=plain), ScreenRequest(text=disguised)])
     assert a.flags and a.flags == b.flags
@@ -45,7 +48,7 @@ def test_obfuscated_variants_keep_the_flags(pipeline, plain: str, disguised: str
 def test_entities_point_into_the_original_with_invisibles(pipeline) -> None:  # type: ignore[no-untyped-def]
     text = "Mrs\u200b Hughes in room 12 was lovely today"
     r = pipeline.screen(ScreenRequest(text=text))
-    spans = [text[e.start:e.end] for e in r.entities]
+    spans = [text[e.start : e.end] for e in r.entities]
     assert any("Hughes" in s for s in spans), spans
     assert "Hughes" not in r.redacted_text
     assert r.decision in ("allow_redacted",)
@@ -55,7 +58,7 @@ def test_staff_directory_names_are_kept(pipeline) -> None:  # type: ignore[no-un
     text = "Huge thanks to Priya Sharma for sitting with Mrs Hughes all afternoon"
     r = pipeline.screen(ScreenRequest(text=text, staff_names=["Priya Sharma"], kind="special_mention"))
     assert "Priya Sharma" in r.redacted_text and "Hughes" not in r.redacted_text
-    assert [text[k.start:k.end] for k in r.kept] == ["Priya Sharma"]
+    assert [text[k.start : k.end] for k in r.kept] == ["Priya Sharma"]
 
 
 def test_classifier_sees_redacted_text(redactor) -> None:  # type: ignore[no-untyped-def]
@@ -100,8 +103,9 @@ def test_pii_fault_fails_closed(redactor, monkeypatch) -> None:  # type: ignore[
 
     monkeypatch.setattr(redactor, "analyze", boom)
     p = ScreeningPipeline(classifier=KeywordClassifier(), analyzer=redactor, policy=default_policy())
-    calm, disclosure = p.screen_many([ScreenRequest(text="Doris enjoyed the garden"),
-                                      ScreenRequest(text="Doris has a bruise")])
+    calm, disclosure = p.screen_many(
+        [ScreenRequest(text="Doris enjoyed the garden"), ScreenRequest(text="Doris has a bruise")]
+    )
     assert calm.decision == "hold" and calm.degraded == ["pii"] and calm.redacted_text == ""
     assert disclosure.decision == "escalate" and disclosure.redacted_text == ""
     assert calm.decision not in PUBLISHABLE
@@ -114,5 +118,7 @@ def test_unjudgeable_posts_go_to_a_person(pipeline) -> None:  # type: ignore[no-
 
 def test_apply_redactions_right_to_left() -> None:
     text = "Doris in room 4"
-    out = apply_redactions(text, [Finding("ROOM", 9, 15, 1.0, "resident"), Finding("PERSON", 0, 5, 0.9, "resident")])
+    out = apply_redactions(
+        text, [Finding("ROOM", 9, 15, 1.0, "resident"), Finding("PERSON", 0, 5, 0.9, "resident")]
+    )
     assert out == "[RESIDENT] in [ROOM]"

@@ -25,17 +25,49 @@ CASES = [
     ("block-beats-hold", {"sexual": 0.99, "toxicity": 0.9}, False, True, (), "block", "high", ("sexual",)),
     ("safeguarding", {"safeguarding": 0.7}, True, True, (), "escalate", "urgent", ("safeguarding",)),
     ("self-harm", {"self_harm": 0.6}, False, True, (), "escalate", "urgent", ("self_harm",)),
-    ("escalate-beats-block", {"self_harm": 0.9, "threat": 0.99}, False, True, (), "escalate", "urgent",
-     ("self_harm",)),
-    ("both-urgent", {"safeguarding": 0.9, "self_harm": 0.9}, False, True, (), "escalate", "urgent",
-     ("safeguarding", "self_harm")),
-    ("escalate-beats-degraded", {"safeguarding": 0.9}, False, True, ("pii",), "escalate", "urgent",
-     ("safeguarding",)),
+    (
+        "escalate-beats-block",
+        {"self_harm": 0.9, "threat": 0.99},
+        False,
+        True,
+        (),
+        "escalate",
+        "urgent",
+        ("self_harm",),
+    ),
+    (
+        "both-urgent",
+        {"safeguarding": 0.9, "self_harm": 0.9},
+        False,
+        True,
+        (),
+        "escalate",
+        "urgent",
+        ("safeguarding", "self_harm"),
+    ),
+    (
+        "escalate-beats-degraded",
+        {"safeguarding": 0.9},
+        False,
+        True,
+        ("pii",),
+        "escalate",
+        "urgent",
+        ("safeguarding",),
+    ),
     ("degraded-classifier", {}, False, True, ("classifier",), "hold", "high", ("degraded:classifier",)),
     ("degraded-pii", {}, True, True, ("pii",), "hold", "high", ("degraded:pii",)),
     ("degraded-beats-block", {"hate": 0.99}, False, True, ("pii",), "hold", "high", ("degraded:pii",)),
-    ("confidentiality-unredacted", {"confidentiality": 0.8}, False, True, (), "hold", "normal",
-     ("confidentiality",)),
+    (
+        "confidentiality-unredacted",
+        {"confidentiality": 0.8},
+        False,
+        True,
+        (),
+        "hold",
+        "normal",
+        ("confidentiality",),
+    ),
     ("confidentiality-redacted", {"confidentiality": 0.8}, True, True, (), "allow_redacted", None, ()),
     ("unjudgeable", {}, False, False, (), "hold", "normal", ("unjudgeable",)),
     ("unjudgeable-redacted", {}, True, False, (), "hold", "normal", ("unjudgeable",)),
@@ -43,11 +75,15 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("flags", "redacted", "judgeable", "degraded", "decision", "priority", "reasons"),
-                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("flags", "redacted", "judgeable", "degraded", "decision", "priority", "reasons"),
+    [c[1:] for c in CASES],
+    ids=[c[0] for c in CASES],
+)
 def test_decide(flags, redacted, judgeable, degraded, decision, priority, reasons):  # type: ignore[no-untyped-def]
-    v = default_policy().decide(scores=scores(**flags), flags=list(flags), redacted=redacted, judgeable=judgeable,
-                                degraded=degraded)
+    v = default_policy().decide(
+        scores=scores(**flags), flags=list(flags), redacted=redacted, judgeable=judgeable, degraded=degraded
+    )
     assert v.decision in DECISIONS
     assert (v.decision, v.priority, v.reasons) == (decision, priority, reasons)
     if decision != "allow":
@@ -67,8 +103,9 @@ def test_degraded_is_never_publishable(degraded, redacted):  # type: ignore[no-u
 def test_self_harm_message_signposts_support():
     v = default_policy().decide(scores=scores(self_harm=0.9), flags=["self_harm"], redacted=False)
     assert "Samaritans" in v.author_message and "116 123" in v.author_message
-    both = default_policy().decide(scores=scores(self_harm=0.9, safeguarding=0.9),
-                                   flags=["self_harm", "safeguarding"], redacted=False)
+    both = default_policy().decide(
+        scores=scores(self_harm=0.9, safeguarding=0.9), flags=["self_harm", "safeguarding"], redacted=False
+    )
     assert "116 123" in both.author_message and "safeguarding lead" in both.author_message
 
 
@@ -78,9 +115,14 @@ def test_safeguarding_message_mentions_the_lead_and_999():
     assert "116 123" not in v.author_message
 
 
-@pytest.mark.parametrize(("flags", "phrase"), [
-    (["toxicity"], "insulting"), (["bullying"], "colleague"), (["confidentiality"], "private details"),
-])
+@pytest.mark.parametrize(
+    ("flags", "phrase"),
+    [
+        (["toxicity"], "insulting"),
+        (["bullying"], "colleague"),
+        (["confidentiality"], "private details"),
+    ],
+)
 def test_hold_message_says_why_in_plain_words(flags, phrase):  # type: ignore[no-untyped-def]
     v = default_policy().decide(scores=scores(**dict.fromkeys(flags, 0.8)), flags=flags, redacted=False)
     assert v.decision == "hold"

@@ -8,8 +8,18 @@ from models.policy import DECISIONS
 from models.taxonomy import CATEGORIES
 from tests.conftest import KeywordClassifier, auth
 
-RESPONSE_FIELDS = {"post_id", "decision", "redacted_text", "scores", "flags", "entities", "review",
-                   "author_message", "model_version", "policy_version"}
+RESPONSE_FIELDS = {
+    "post_id",
+    "decision",
+    "redacted_text",
+    "scores",
+    "flags",
+    "entities",
+    "review",
+    "author_message",
+    "model_version",
+    "policy_version",
+}
 
 # text -> (decision, review priority or None)
 CASES = [
@@ -57,7 +67,7 @@ def test_screen_contract_field_by_field(client, poster, text, decision, priority
         assert {"type", "start", "end", "score"} <= set(e)
         assert 0 <= e["start"] < e["end"] <= len(text)
         assert 0.0 <= e["score"] <= 1.0
-        identifier = text[e["start"]:e["end"]]
+        identifier = text[e["start"] : e["end"]]
         assert identifier.strip() == identifier and identifier
         assert identifier not in redacted, (identifier, redacted)
 
@@ -78,7 +88,7 @@ def test_screen_contract_field_by_field(client, poster, text, decision, priority
 def test_allow_redacted_entities_are_exact(client, poster):  # type: ignore[no-untyped-def]
     text = "Doris in room 4 enjoyed the garden today"
     body = client.post("/v1/screen", json={"text": text}, headers=poster).json()
-    spans = {text[e["start"]:e["end"]] for e in body["entities"]}
+    spans = {text[e["start"] : e["end"]] for e in body["entities"]}
     assert "Doris" in spans
     assert body["redacted_text"].endswith("enjoyed the garden today")
     assert "Doris" not in body["redacted_text"]
@@ -92,8 +102,9 @@ def test_post_id_generated_when_absent(client, poster):  # type: ignore[no-untyp
 
 
 def test_self_harm_escalation_signposts_samaritans(client, poster):  # type: ignore[no-untyped-def]
-    body = client.post("/v1/screen", json={"text": "honestly everyone would be better off without me"},
-                       headers=poster).json()
+    body = client.post(
+        "/v1/screen", json={"text": "honestly everyone would be better off without me"}, headers=poster
+    ).json()
     assert body["decision"] == "escalate"
     assert body["review"]["priority"] == "urgent"
     assert "Samaritans" in body["author_message"]
@@ -118,17 +129,22 @@ def test_staff_directory_keeps_colleagues_and_redacts_residents(client, make_key
     body = client.post("/v1/screen", json={"text": text, "kind": "special_mention"}, headers=poster).json()
     assert "Priya Sharma" in body["redacted_text"]
     assert "Hughes" not in body["redacted_text"]
-    spans = [text[e["start"]:e["end"]] for e in body["entities"]]
+    spans = [text[e["start"] : e["end"]] for e in body["entities"]]
     assert any("Hughes" in s for s in spans)
     assert not any("Priya" in s for s in spans)
     assert body["decision"] == "allow_redacted"
 
 
 def test_staff_directory_is_per_org(client, make_key):  # type: ignore[no-untyped-def]
-    client.put("/v1/staff-directory", json={"names": ["Priya Sharma"]}, headers=auth(make_key("org-a", "admin")))
+    client.put(
+        "/v1/staff-directory", json={"names": ["Priya Sharma"]}, headers=auth(make_key("org-a", "admin"))
+    )
     text = "Huge thanks to Priya Sharma for sitting with Mrs Hughes all afternoon"
-    body = client.post("/v1/screen", json={"text": text, "kind": "special_mention"},
-                       headers=auth(make_key("org-b", "poster"))).json()
+    body = client.post(
+        "/v1/screen",
+        json={"text": text, "kind": "special_mention"},
+        headers=auth(make_key("org-b", "poster")),
+    ).json()
     assert "Priya Sharma" not in body["redacted_text"]  # org-b never told us Priya is staff
 
 
@@ -146,17 +162,25 @@ def test_idempotent_post_id(client, poster, moderator):  # type: ignore[no-untyp
 
 
 def test_post_id_namespaces_are_per_org(client, make_key):  # type: ignore[no-untyped-def]
-    a = client.post("/v1/screen", json={"text": "you useless cow", "post_id": "shared"},
-                    headers=auth(make_key("org-a", "poster"))).json()
-    b = client.post("/v1/screen", json={"text": "what a lovely day", "post_id": "shared"},
-                    headers=auth(make_key("org-b", "poster"))).json()
+    a = client.post(
+        "/v1/screen",
+        json={"text": "you useless cow", "post_id": "shared"},
+        headers=auth(make_key("org-a", "poster")),
+    ).json()
+    b = client.post(
+        "/v1/screen",
+        json={"text": "what a lovely day", "post_id": "shared"},
+        headers=auth(make_key("org-b", "poster")),
+    ).json()
     assert a["decision"] == "hold"
     assert b["decision"] == "allow"
     assert b["review"] is None
 
 
 def test_org_isolation_of_review_items(client, make_key, poster, moderator):  # type: ignore[no-untyped-def]
-    body = client.post("/v1/screen", json={"text": "you useless cow", "post_id": "iso-1"}, headers=poster).json()
+    body = client.post(
+        "/v1/screen", json={"text": "you useless cow", "post_id": "iso-1"}, headers=poster
+    ).json()
     rid = body["review"]["id"]
     other = auth(make_key("org-b", "moderator"))
     assert client.get(f"/v1/reviews/{rid}", headers=other).status_code == 404
@@ -175,7 +199,9 @@ def test_org_isolation_of_review_items(client, make_key, poster, moderator):  # 
 def test_stored_before_answer(client, poster, app_state):  # type: ignore[no-untyped-def]
     from storage import crud
 
-    body = client.post("/v1/screen", json={"text": "you useless cow", "post_id": "st-1"}, headers=poster).json()
+    body = client.post(
+        "/v1/screen", json={"text": "you useless cow", "post_id": "st-1"}, headers=poster
+    ).json()
     with app_state.require_db().session() as s:
         row = crud.get_screening(s, org="org-a", post_id="st-1")
         assert row is not None and row.decision == "hold"

@@ -30,11 +30,21 @@ ROUTES: dict[str, tuple[str, str, object, set[str], bool]] = {
     "claim-next": ("POST", "/v1/reviews/claim-next", None, MOD, False),
     "review-get": ("GET", "/v1/reviews/{rid}", None, MOD, True),
     "claim": ("POST", "/v1/reviews/{rid}/claim", None, MOD, True),
-    "decision": ("POST", "/v1/reviews/{rid}/decision", {"action": "reject", "labels": {"toxicity": True}}, MOD,
-                 True),
+    "decision": (
+        "POST",
+        "/v1/reviews/{rid}/decision",
+        {"action": "reject", "labels": {"toxicity": True}},
+        MOD,
+        True,
+    ),
     "original": ("GET", "/v1/reviews/{rid}/original", None, {"safeguarding_lead"}, True),
-    "reveal-author": ("POST", "/v1/reviews/{rid}/reveal-author", {"reason": "risk to life, s42 enquiry"},
-                      {"safeguarding_lead"}, True),
+    "reveal-author": (
+        "POST",
+        "/v1/reviews/{rid}/reveal-author",
+        {"reason": "risk to life, s42 enquiry"},
+        {"safeguarding_lead"},
+        True,
+    ),
     "risk-report": ("GET", "/v1/reports/risk", None, LEAD_ADMIN, False),
     "audit-verify": ("GET", "/v1/audit/verify", None, LEAD_ADMIN, False),
     "audit-export": ("GET", "/v1/audit/export", None, LEAD_ADMIN, False),
@@ -66,9 +76,15 @@ def shared(request, tmp_path_factory, redactor):  # type: ignore[no-untyped-def]
             conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
         sep = "&" if "?" in POSTGRES_URL else "?"
         url = f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
-    settings = Settings(var_dir=tmp / "var", database_url=url, secret_key="test-secret", model_poll_seconds=0,
-                        mlflow_tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}", mlflow_artifact_root=tmp / "mlruns",
-                        batch_wait_ms=2.0)
+    settings = Settings(
+        var_dir=tmp / "var",
+        database_url=url,
+        secret_key="test-secret",
+        model_poll_seconds=0,
+        mlflow_tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}",
+        mlflow_artifact_root=tmp / "mlruns",
+        batch_wait_ms=2.0,
+    )
     state = build_state(settings, classifier_loader=KeywordClassifier, analyzer_factory=lambda: redactor)
     with TestClient(create_app(settings, state=state)) as c:
         _wait_ready(c)
@@ -87,8 +103,12 @@ def shared(request, tmp_path_factory, redactor):  # type: ignore[no-untyped-def]
 def test_every_v1_route_is_in_the_table(shared) -> None:  # type: ignore[no-untyped-def]
     table = {(m, p) for m, p, *_ in ROUTES.values()}
     paths = shared.client.app.openapi()["paths"]
-    app_routes = {(m.upper(), p.replace("{review_id}", "{rid}").replace("{post_id}", "{pid}")) for p, ops in paths.items()
-                  if p.startswith("/v1/") for m in ops}
+    app_routes = {
+        (m.upper(), p.replace("{review_id}", "{rid}").replace("{post_id}", "{pid}"))
+        for p, ops in paths.items()
+        if p.startswith("/v1/")
+        for m in ops
+    }
     assert app_routes == table
 
 
@@ -97,8 +117,11 @@ def test_route_role_org(shared, route: str, role: str, org: str) -> None:  # typ
     c, make_key = shared.client, shared.make_key
     method, path, body, allowed, scoped = ROUTES[route]
     marker = f"post-{uuid.uuid4().hex[:10]}"
-    seeded = c.post("/v1/screen", json={"text": "you useless cow", "post_id": marker, "anonymous": True,
-                                        "author_id": AUTHOR}, headers=auth(make_key("org-a", "poster")))
+    seeded = c.post(
+        "/v1/screen",
+        json={"text": "you useless cow", "post_id": marker, "anonymous": True, "author_id": AUTHOR},
+        headers=auth(make_key("org-a", "poster")),
+    )
     rid = seeded.json()["review"]["id"]
     caller = auth(make_key("org-a" if org == "own" else "org-b", role))
     r = c.request(method, path.format(rid=rid, pid=marker), json=body, headers=caller)

@@ -24,7 +24,9 @@ def login(client, key: str) -> str:  # type: ignore[no-untyped-def]
     """Sign in through the form; returns the session's CSRF token."""
     page = client.get("/console/login")
     assert page.status_code == 200
-    r = client.post("/console/login", data={"api_key": key, "csrf": csrf_of(page.text)}, follow_redirects=False)
+    r = client.post(
+        "/console/login", data={"api_key": key, "csrf": csrf_of(page.text)}, follow_redirects=False
+    )
     assert r.status_code == 303, r.text
     queue = client.get("/console")
     assert queue.status_code == 200
@@ -41,7 +43,9 @@ def test_login_sets_a_safe_session_cookie(client, make_key):  # type: ignore[no-
     key = make_key(role="moderator")
     page = client.get("/console/login")
     assert 'lang="en-GB"' in page.text and '<label for="api_key">' in page.text
-    r = client.post("/console/login", data={"api_key": key, "csrf": csrf_of(page.text)}, follow_redirects=False)
+    r = client.post(
+        "/console/login", data={"api_key": key, "csrf": csrf_of(page.text)}, follow_redirects=False
+    )
     assert r.status_code == 303 and r.headers["location"] == "/console"
     cookies = [c for c in r.headers.get_list("set-cookie") if c.startswith("cs_console=")]
     assert len(cookies) == 1
@@ -54,9 +58,14 @@ def test_secure_flag_follows_settings(client, make_key, app_state):  # type: ign
     app_state.settings.cookie_secure = True
     client.base_url = "https://testserver"  # Secure cookies only travel over HTTPS
     page = client.get("/console/login")
-    r = client.post("/console/login", data={"api_key": make_key(role="moderator"), "csrf": csrf_of(page.text)},
-                    follow_redirects=False)
-    assert "secure" in next(c for c in r.headers.get_list("set-cookie") if c.startswith("cs_console=")).lower()
+    r = client.post(
+        "/console/login",
+        data={"api_key": make_key(role="moderator"), "csrf": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert (
+        "secure" in next(c for c in r.headers.get_list("set-cookie") if c.startswith("cs_console=")).lower()
+    )
 
 
 def test_poster_and_bad_keys_refused(client, make_key):  # type: ignore[no-untyped-def]
@@ -94,8 +103,14 @@ def test_revoked_key_ends_the_session(client, make_key, app_state):  # type: ign
 def test_queue_lists_items_urgent_first(client, make_key):  # type: ignore[no-untyped-def]
     poster = make_key(role="poster")
     hold = screen(client, poster, "you idiot, nobody asked", circle="night-shift")
-    urgent = screen(client, poster, "Doris in room 4 has a bruise on her arm", circle="west-wing", anonymous=True,
-                    author_id="secret-author-42")
+    urgent = screen(
+        client,
+        poster,
+        "Doris in room 4 has a bruise on her arm",
+        circle="west-wing",
+        anonymous=True,
+        author_id="secret-author-42",
+    )
     assert urgent["review"]["priority"] == "urgent"
     assert hold["review"] is not None
     login(client, make_key(role="moderator"))
@@ -138,10 +153,17 @@ def test_decide_via_form_records_the_decision(client, make_key):  # type: ignore
     assert 'id="label-safeguarding" name="label" value="safeguarding" checked' in page.text
     assert '<label for="label-toxicity">' in page.text and "<meter" in page.text
     assert "Keyboard shortcuts" in page.text and "console.js" in page.text
-    r = client.post(f"/console/reviews/{first}/decide",
-                    data={"csrf": token, "action": "escalate", "label": ["safeguarding"], "note": "called the lead",
-                          "redacted_text": "[RESIDENT] in [ROOM] has a bruise on her arm."},
-                    follow_redirects=False)
+    r = client.post(
+        f"/console/reviews/{first}/decide",
+        data={
+            "csrf": token,
+            "action": "escalate",
+            "label": ["safeguarding"],
+            "note": "called the lead",
+            "redacted_text": "[RESIDENT] in [ROOM] has a bruise on her arm.",
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and r.headers["location"] == f"/console/reviews/{second}"
     nxt = client.get(r.headers["location"])
     assert "Decision recorded: Escalated." in nxt.text
@@ -171,7 +193,9 @@ def test_held_by_someone_else_and_expired_lease(client, make_key, app_state):  #
     assert client.get(f"/console/reviews/{rid}").status_code == 200
     with app_state.require_db().session() as s:
         s.execute(update(ReviewItem).values(lease_expires_at=utcnow() - timedelta(seconds=5)))
-    r = client.post(f"/console/reviews/{rid}/decide", data={"csrf": token, "action": "reject", "label": "toxicity"})
+    r = client.post(
+        f"/console/reviews/{rid}/decide", data={"csrf": token, "action": "reject", "label": "toxicity"}
+    )
     assert r.status_code == 409 and "Your hold on this item expired" in r.text and "Decide anyway" in r.text
     assert client.get(f"/v1/reviews/{rid}", headers=auth(other)).json()["status"] == "pending"
     confirm = {"csrf": csrf_of(r.text), "action": "reject", "label": "toxicity", "confirm": "1"}

@@ -20,8 +20,16 @@ pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _free_port() -> int:
@@ -38,8 +46,15 @@ def serve(settings: Any, app_state: Any) -> Iterator[str]:
     from service.app import create_app
 
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, state=app_state), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, state=app_state),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+        )
+    )
     thread = threading.Thread(target=server.run, name="console-uvicorn", daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
@@ -77,8 +92,12 @@ def chromium() -> Iterator[Any]:
 
 
 def screen(base: str, poster: str, text: str, **extra: object) -> dict[str, Any]:
-    r = httpx.post(f"{base}/v1/screen", json={"text": text, **extra}, headers={"Authorization": f"Bearer {poster}"},
-                   timeout=30)
+    r = httpx.post(
+        f"{base}/v1/screen",
+        json={"text": text, **extra},
+        headers={"Authorization": f"Bearer {poster}"},
+        timeout=30,
+    )
     assert r.status_code == 200, r.text
     return r.json()  # type: ignore[no-any-return]
 
@@ -102,12 +121,24 @@ def test_review_by_keyboard(settings, app_state, make_key):  # type: ignore[no-u
     with serve(settings, app_state) as base, chromium() as browser:
         poster = make_key(role="poster")
         mod = make_key(role="moderator")
-        urgent = screen(base, poster, "Doris in room 4 has a bruise on her arm and her daughter is worried",
-                        circle="west-wing", anonymous=True, author_id="hidden-author")["review"]["id"]
-        hold = screen(base, poster, "you idiot, you left the rota in a mess again", circle="night-shift",
-                      author_id="sam")["review"]["id"]
-        third = screen(base, poster, "Call me on 07700 900123 about the useless cow on days",
-                       circle="night-shift")["review"]["id"]
+        urgent = screen(
+            base,
+            poster,
+            "Doris in room 4 has a bruise on her arm and her daughter is worried",
+            circle="west-wing",
+            anonymous=True,
+            author_id="hidden-author",
+        )["review"]["id"]
+        hold = screen(
+            base,
+            poster,
+            "you idiot, you left the rota in a mess again",
+            circle="night-shift",
+            author_id="sam",
+        )["review"]["id"]
+        third = screen(
+            base, poster, "Call me on 07700 900123 about the useless cow on days", circle="night-shift"
+        )["review"]["id"]
 
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors = watch_csp(page)
@@ -161,8 +192,9 @@ def test_phone_width(settings, app_state, make_key):  # type: ignore[no-untyped-
         poster = make_key(role="poster")
         screen(base, poster, "Doris in room 4 has a bruise on her arm", circle="west-wing")
         screen(base, poster, "you idiot", circle="night-shift")
-        context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
-                                      is_mobile=True, has_touch=True)
+        context = browser.new_context(
+            viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
+        )
         page = context.new_page()
         errors = watch_csp(page)
         sign_in(page, base, make_key(role="safeguarding_lead"))

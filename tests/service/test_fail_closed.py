@@ -65,11 +65,14 @@ def test_classifier_recovers_after_fault(client, classifier, poster):  # type: i
     assert client.post("/v1/screen", json={"text": "nice day"}, headers=poster).json()["decision"] == "allow"
 
 
-@pytest.mark.parametrize("bad", [
-    lambda n: [[0.1] * 8] * (n + 1),  # wrong shape
-    lambda n: [[float("nan")] * 8] * n,  # non-finite
-    lambda n: [[0.1] * 7] * n,  # wrong width
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda n: [[0.1] * 8] * (n + 1),  # wrong shape
+        lambda n: [[float("nan")] * 8] * n,  # non-finite
+        lambda n: [[0.1] * 7] * n,  # wrong width
+    ],
+)
 def test_classifier_garbage_output_fails_closed(client, classifier, poster, monkeypatch, bad):  # type: ignore[no-untyped-def]
     monkeypatch.setattr(classifier, "predict_proba", lambda texts: bad(len(texts)))
     body = client.post("/v1/screen", json={"text": "nice day"}, headers=poster).json()
@@ -81,11 +84,14 @@ def _boom(*args, **kwargs):  # type: ignore[no-untyped-def]
     raise RuntimeError("injected PII fault")
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Lovely shift today, the team were brilliant", "hold"),
-    ("Doris in room 4 enjoyed the garden today", "hold"),
-    ("Doris in room 4 has a bruise on her arm", "escalate"),  # a disclosure still reaches the lead
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Lovely shift today, the team were brilliant", "hold"),
+        ("Doris in room 4 enjoyed the garden today", "hold"),
+        ("Doris in room 4 has a bruise on her arm", "escalate"),  # a disclosure still reaches the lead
+    ],
+)
 def test_pii_fault_never_allows(client, redactor, poster, app_state, monkeypatch, text, expected):  # type: ignore[no-untyped-def]
     monkeypatch.setattr(redactor.analyzer, "analyze", _boom)
     r = client.post("/v1/screen", json={"text": text, "post_id": "pii-1"}, headers=poster)
@@ -130,11 +136,15 @@ def test_database_fails_mid_request(client, poster, moderator, app_state, monkey
     from storage import crud
 
     monkeypatch.setattr(crud, stage, _operational_error)
-    _assert_503(client.post("/v1/screen", json={"text": "you useless cow", "post_id": "mid-1"}, headers=poster))
+    _assert_503(
+        client.post("/v1/screen", json={"text": "you useless cow", "post_id": "mid-1"}, headers=poster)
+    )
     monkeypatch.undo()
     assert _stored(app_state, "mid-1") == (None, None)  # nothing half-written
     # Once the fault clears, the retried post is screened and stored normally.
-    body = client.post("/v1/screen", json={"text": "you useless cow", "post_id": "mid-1"}, headers=poster).json()
+    body = client.post(
+        "/v1/screen", json={"text": "you useless cow", "post_id": "mid-1"}, headers=poster
+    ).json()
     assert body["decision"] == "hold"
     assert _stored(app_state, "mid-1")[1] is not None
 
@@ -169,8 +179,7 @@ def test_database_at_an_invalid_path(tmp_path, settings, classifier, redactor, m
         assert r.status_code == 503
         assert r.json()["database"] is False
         assert "database" in r.json()["errors"]
-        _assert_503(c.post("/v1/screen", json={"text": "nice day"},
-                           headers=auth("cs_000000000000_whatever")))
+        _assert_503(c.post("/v1/screen", json={"text": "nice day"}, headers=auth("cs_000000000000_whatever")))
 
 
 def test_readyz_while_classifier_fails_to_load(settings, redactor, make_key):  # type: ignore[no-untyped-def]
@@ -250,7 +259,8 @@ def test_unexpected_exception_is_503_do_not_publish(client, poster, app_state, m
     from fastapi.testclient import TestClient
 
     monkeypatch.setattr(app_state.batcher, "screen", explode)
-    r = TestClient(client.app, raise_server_exceptions=False).post("/v1/screen", json={"text": "nice day"},
-                                                                   headers=poster)
+    r = TestClient(client.app, raise_server_exceptions=False).post(
+        "/v1/screen", json={"text": "nice day"}, headers=poster
+    )
     _assert_503(r)
     assert "do not publish" in r.json()["detail"]

@@ -38,12 +38,25 @@ def _seed_items(url: str, org: str) -> None:
     with db.session() as s:
         for i in range(ITEMS):
             crud.record_screening(
-                s, org=org, post_id=f"p{i}", actor="seed",
-                fields={"decision": "hold", "priority": "normal", "redacted_text": f"post {i}",
-                        "scores": {"toxicity": random.random()}, "flags": ["toxicity"], "entities": [],
-                        "model_version": "seed", "policy_version": "seed", "original_enc": None},
-                review_priority=random.choice(["urgent", "high", "normal"]), risk=random.random(),
-                categories=["toxicity"], sla_due_minutes=60,
+                s,
+                org=org,
+                post_id=f"p{i}",
+                actor="seed",
+                fields={
+                    "decision": "hold",
+                    "priority": "normal",
+                    "redacted_text": f"post {i}",
+                    "scores": {"toxicity": random.random()},
+                    "flags": ["toxicity"],
+                    "entities": [],
+                    "model_version": "seed",
+                    "policy_version": "seed",
+                    "original_enc": None,
+                },
+                review_priority=random.choice(["urgent", "high", "normal"]),
+                risk=random.random(),
+                categories=["toxicity"],
+                sla_due_minutes=60,
             )
     db.dispose()
 
@@ -60,13 +73,35 @@ def test_two_replicas_eight_moderators_every_item_decided_once(tiny_model, datab
     db = Database(database_url)
     with db.session() as s:
         keys = [crud.create_api_key(s, org="org-q", role="moderator")[1] for _ in range(MODERATORS)]
-    env = dict(os.environ, CARESCREEN_DATABASE_URL=database_url, CARESCREEN_VAR_DIR=str(settings.var_dir),
-               CARESCREEN_MLFLOW_TRACKING_URI=settings.mlflow_tracking_uri,
-               CARESCREEN_MLFLOW_ARTIFACT_ROOT=str(settings.mlflow_artifact_root), CARESCREEN_SECRET_KEY="q",
-               CARESCREEN_RATE_LIMIT_PER_MINUTE="1000000", CARESCREEN_MODEL_POLL_SECONDS="0")
+    env = dict(
+        os.environ,
+        CARESCREEN_DATABASE_URL=database_url,
+        CARESCREEN_VAR_DIR=str(settings.var_dir),
+        CARESCREEN_MLFLOW_TRACKING_URI=settings.mlflow_tracking_uri,
+        CARESCREEN_MLFLOW_ARTIFACT_ROOT=str(settings.mlflow_artifact_root),
+        CARESCREEN_SECRET_KEY="q",
+        CARESCREEN_RATE_LIMIT_PER_MINUTE="1000000",
+        CARESCREEN_MODEL_POLL_SECONDS="0",
+    )
     ports = [_free_port(), _free_port()]
-    procs = [subprocess.Popen([sys.executable, "-m", "carescreen.cli", "serve", "--no-bootstrap", "--port", str(p),
-                               "--log-level", "warning"], env=env, cwd=ROOT) for p in ports]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "carescreen.cli",
+                "serve",
+                "--no-bootstrap",
+                "--port",
+                str(p),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            cwd=ROOT,
+        )
+        for p in ports
+    ]
     try:
         for p in ports:
             deadline = time.monotonic() + 120
@@ -85,7 +120,9 @@ def test_two_replicas_eight_moderators_every_item_decided_once(tiny_model, datab
         lock = threading.Lock()
 
         def moderator(key: str) -> None:
-            clients = [httpx.Client(base_url=f"http://127.0.0.1:{p}", headers=auth(key), timeout=30) for p in ports]
+            clients = [
+                httpx.Client(base_url=f"http://127.0.0.1:{p}", headers=auth(key), timeout=30) for p in ports
+            ]
             try:
                 while True:
                     c = random.choice(clients)
@@ -97,8 +134,10 @@ def test_two_replicas_eight_moderators_every_item_decided_once(tiny_model, datab
                     item = r.json()
                     if item is None:
                         return
-                    d = random.choice(clients).post(f"/v1/reviews/{item['id']}/decision",
-                                                    json={"action": "approve", "labels": {"toxicity": False}})
+                    d = random.choice(clients).post(
+                        f"/v1/reviews/{item['id']}/decision",
+                        json={"action": "approve", "labels": {"toxicity": False}},
+                    )
                     with lock:
                         statuses[d.status_code] += 1
                         if d.status_code == 200:
@@ -113,7 +152,9 @@ def test_two_replicas_eight_moderators_every_item_decided_once(tiny_model, datab
             t.start()
         for t in threads:
             t.join(timeout=600)
-        print(f"{len(decided)} decisions in {time.monotonic() - started:.1f}s via 2 replicas; statuses {dict(statuses)}")
+        print(
+            f"{len(decided)} decisions in {time.monotonic() - started:.1f}s via 2 replicas; statuses {dict(statuses)}"
+        )
         assert not any(s >= 500 for s in statuses), statuses
         assert len(decided) == ITEMS
         assert len(set(decided)) == ITEMS, "an item was decided twice"
@@ -123,7 +164,10 @@ def test_two_replicas_eight_moderators_every_item_decided_once(tiny_model, datab
             from storage.tables import Decision, ReviewItem
 
             assert s.scalar(select(func.count()).select_from(Decision)) == ITEMS
-            assert s.scalar(select(func.count()).select_from(ReviewItem).where(ReviewItem.status != "decided")) == 0
+            assert (
+                s.scalar(select(func.count()).select_from(ReviewItem).where(ReviewItem.status != "decided"))
+                == 0
+            )
             from storage import audit
 
             assert audit.verify(s).ok

@@ -19,18 +19,29 @@ def test_risk_report_renders_and_prints(settings, app_state, make_key):  # type:
         mod = {"Authorization": f"Bearer {make_key(role='moderator')}"}
         reviews: list[str] = []
         for i in range(7):
-            reviews.append(screen(base, poster, f"Doris in room {i} has a bruise on her arm",
-                                  circle="west-wing")["review"]["id"])
+            reviews.append(
+                screen(base, poster, f"Doris in room {i} has a bruise on her arm", circle="west-wing")[
+                    "review"
+                ]["id"]
+            )
         for i in range(6):
-            reviews.append(screen(base, poster, f"you idiot number {i}", circle="night-shift")["review"]["id"])
+            reviews.append(
+                screen(base, poster, f"you idiot number {i}", circle="night-shift")["review"]["id"]
+            )
         for i in range(5):
-            assert screen(base, poster, f"Lovely shift today, thanks all ({i})", circle="west-wing")["review"] is None
+            assert (
+                screen(base, poster, f"Lovely shift today, thanks all ({i})", circle="west-wing")["review"]
+                is None
+            )
         for rid in reviews[:5] + reviews[7:12]:
             assert httpx.post(f"{base}/v1/reviews/{rid}/claim", headers=mod).status_code == 200
             action = "escalate" if rid in reviews[:7] else "reject"
             cat = "safeguarding" if action == "escalate" else "toxicity"
-            r = httpx.post(f"{base}/v1/reviews/{rid}/decision", headers=mod,
-                           json={"action": action, "labels": {cat: True}})
+            r = httpx.post(
+                f"{base}/v1/reviews/{rid}/decision",
+                headers=mod,
+                json={"action": action, "labels": {cat: True}},
+            )
             assert r.status_code == 200, r.text
 
         page = browser.new_page(viewport={"width": 1100, "height": 900}, locale="en-GB")
@@ -44,8 +55,10 @@ def test_risk_report_renders_and_prints(settings, app_state, make_key):  # type:
         assert images.count() == 3
         widths = images.evaluate_all("imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
         assert all(w > 0 for w in widths), widths
-        assert all(src.startswith("data:image/png;base64,")
-                   for src in images.evaluate_all("imgs => imgs.map(i => i.getAttribute('src'))"))
+        assert all(
+            src.startswith("data:image/png;base64,")
+            for src in images.evaluate_all("imgs => imgs.map(i => i.getAttribute('src'))")
+        )
         text = page.locator("main").inner_text()
         assert "Small numbers are suppressed" in text and "<5" in text
         assert "Posts screened\n18" in text

@@ -35,12 +35,16 @@ def screen(client, poster, text: str, **extra):  # type: ignore[no-untyped-def]
 
 def audit_entries(app_state, action: str) -> list[AuditEntry]:  # type: ignore[no-untyped-def]
     with app_state.require_db().session() as s:
-        return list(s.execute(select(AuditEntry).where(AuditEntry.action == action)
-                              .order_by(AuditEntry.seq)).scalars())
+        return list(
+            s.execute(
+                select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.seq)
+            ).scalars()
+        )
 
 
-@pytest.mark.parametrize(("role", "status"), [("safeguarding_lead", 200), ("admin", 200), ("moderator", 403),
-                                              ("poster", 403)])
+@pytest.mark.parametrize(
+    ("role", "status"), [("safeguarding_lead", 200), ("admin", 200), ("moderator", 403), ("poster", 403)]
+)
 def test_risk_report_access(client, make_key, role, status):  # type: ignore[no-untyped-def]
     headers = auth(make_key("org-a", role))
     assert client.get("/v1/reports/risk", headers=headers).status_code == status
@@ -49,13 +53,18 @@ def test_risk_report_access(client, make_key, role, status):  # type: ignore[no-
 
 def test_risk_report_json_and_small_count_suppression(client, poster, lead, make_key):  # type: ignore[no-untyped-def]
     for i in range(6):
-        screen(client, poster, "Lovely shift today, the team were brilliant", circle="days", post_id=f"ok-{i}")
+        screen(
+            client, poster, "Lovely shift today, the team were brilliant", circle="days", post_id=f"ok-{i}"
+        )
     for i in range(2):
         screen(client, poster, TOXIC, circle="nights", post_id=f"tox-{i}")
     esc = screen(client, poster, "Doris in room 4 has a bruise on her arm", circle="nights")
     mod = auth(make_key("org-a", "moderator"))
-    client.post(f"/v1/reviews/{esc['review']['id']}/decision", json={"action": "escalate",
-                                                                     "labels": {"safeguarding": True}}, headers=mod)
+    client.post(
+        f"/v1/reviews/{esc['review']['id']}/decision",
+        json={"action": "escalate", "labels": {"safeguarding": True}},
+        headers=mod,
+    )
     screen(client, auth(make_key("org-b", "poster")), TOXIC)  # another org: never counted
 
     r = client.get("/v1/reports/risk", headers=lead)
@@ -100,11 +109,18 @@ def test_reveal_author(client, poster, lead, make_key, app_state, caplog):  # ty
     url = f"/v1/reviews/{rid}/reveal-author"
     reason = "Risk to life: the post describes a plan; s42 enquiry opened"
     for role in ("moderator", "admin", "poster"):
-        assert client.post(url, json={"reason": reason}, headers=auth(make_key("org-a", role))).status_code == 403
+        assert (
+            client.post(url, json={"reason": reason}, headers=auth(make_key("org-a", role))).status_code
+            == 403
+        )
     assert client.post(url, json={}, headers=lead).status_code == 422
     assert client.post(url, json={"reason": "because"}, headers=lead).status_code == 422
-    assert client.post(url, json={"reason": reason}, headers=auth(make_key("org-b", "safeguarding_lead"))
-                       ).status_code == 404
+    assert (
+        client.post(
+            url, json={"reason": reason}, headers=auth(make_key("org-b", "safeguarding_lead"))
+        ).status_code
+        == 404
+    )
     assert audit_entries(app_state, "author.reveal") == []
 
     r = client.post(url, json={"reason": reason}, headers=lead)
@@ -137,8 +153,11 @@ def test_author_never_in_logs_even_on_failures(client, poster, classifier, app_s
         raise RuntimeError("store failed")
 
     monkeypatch.setattr(crud, "record_screening", fail)
-    r = client.post("/v1/screen", json={"text": "Doris in room 4 has a bruise", "anonymous": True,
-                                        "author_id": AUTHOR}, headers=poster)
+    r = client.post(
+        "/v1/screen",
+        json={"text": "Doris in room 4 has a bruise", "anonymous": True, "author_id": AUTHOR},
+        headers=poster,
+    )
     assert r.status_code == 503
     assert caplog.records  # the faults were logged...
     assert AUTHOR not in caplog.text  # ...without the author
@@ -155,9 +174,16 @@ def test_read_original_lead_only_and_audited(client, poster, lead, make_key, app
     text = "Doris in room 4 has a bruise on her arm"
     rid = screen(client, poster, text)["review"]["id"]
     for role in ("moderator", "admin"):
-        assert client.get(f"/v1/reviews/{rid}/original", headers=auth(make_key("org-a", role))).status_code == 403
-    assert client.get(f"/v1/reviews/{rid}/original",
-                      headers=auth(make_key("org-b", "safeguarding_lead"))).status_code == 404
+        assert (
+            client.get(f"/v1/reviews/{rid}/original", headers=auth(make_key("org-a", role))).status_code
+            == 403
+        )
+    assert (
+        client.get(
+            f"/v1/reviews/{rid}/original", headers=auth(make_key("org-b", "safeguarding_lead"))
+        ).status_code
+        == 404
+    )
     assert audit_entries(app_state, "original.read") == []
     r = client.get(f"/v1/reviews/{rid}/original", headers=lead)
     assert r.status_code == 200
@@ -171,7 +197,9 @@ def test_audit_trail_after_activity(client, poster, lead, make_key, app_state): 
     rid = screen(client, poster, TOXIC, anonymous=True, author_id=AUTHOR)["review"]["id"]
     screen(client, poster, "nice day")
     client.post(f"/v1/reviews/{rid}/claim", headers=mod)
-    client.post(f"/v1/reviews/{rid}/decision", json={"action": "approve", "labels": {"toxicity": False}}, headers=mod)
+    client.post(
+        f"/v1/reviews/{rid}/decision", json={"action": "approve", "labels": {"toxicity": False}}, headers=mod
+    )
     client.get(f"/v1/reviews/{rid}/original", headers=lead)
     client.post(f"/v1/reviews/{rid}/reveal-author", json={"reason": "welfare check requested"}, headers=lead)
 

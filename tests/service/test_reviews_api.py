@@ -90,8 +90,10 @@ def test_list_item_fields(client, post, mod1):  # type: ignore[no-untyped-def]
     assert item["author_id"] == "carer-9" and item["anonymous"] is False
     assert item["age_seconds"] >= 0 and item["sla_state"] == "ok"
     assert item["claimed"] is False and item["lease_expires_at"] is None
-    assert client.get(f"/v1/reviews/{rid}", headers=mod1).json() == {**item, "age_seconds": pytest.approx(
-        item["age_seconds"], abs=5)}
+    assert client.get(f"/v1/reviews/{rid}", headers=mod1).json() == {
+        **item,
+        "age_seconds": pytest.approx(item["age_seconds"], abs=5),
+    }
 
 
 FILTERS = [
@@ -117,7 +119,9 @@ def test_filters(client, post, mod1):  # type: ignore[no-untyped-def]
 
 def test_status_filter(client, post, mod1):  # type: ignore[no-untyped-def]
     a, b = post(TOXIC), post(TOXIC)
-    assert client.post(f"/v1/reviews/{a}/decision", json={"action": "reject"}, headers=mod1).status_code == 200
+    assert (
+        client.post(f"/v1/reviews/{a}/decision", json={"action": "reject"}, headers=mod1).status_code == 200
+    )
     assert [i["id"] for i in listing(client, mod1)["items"]] == [b]
     decided = listing(client, mod1, status="decided")["items"]
     assert [i["id"] for i in decided] == [a]
@@ -153,7 +157,10 @@ def test_claim_lease_conflict_and_expiry(client, post, mod1, mod2, app_state):  
     assert client.post(f"/v1/reviews/{rid}/claim", headers=mod1).status_code == 200  # renew own lease
     r = client.post(f"/v1/reviews/{rid}/claim", headers=mod2)
     assert r.status_code == 409 and "detail" in r.json()
-    assert client.post(f"/v1/reviews/{rid}/decision", json={"action": "approve"}, headers=mod2).status_code == 409
+    assert (
+        client.post(f"/v1/reviews/{rid}/decision", json={"action": "approve"}, headers=mod2).status_code
+        == 409
+    )
     mine = client.get(f"/v1/reviews/{rid}", headers=mod1).json()
     theirs = client.get(f"/v1/reviews/{rid}", headers=mod2).json()
     assert mine["claimed_by_me"] is True and theirs["claimed_by_me"] is False and theirs["claimed"] is True
@@ -169,7 +176,9 @@ def test_lease_length_comes_from_settings(client, post, mod1):  # type: ignore[n
 
     rid = post(TOXIC)
     before = utcnow()
-    expires = datetime.fromisoformat(client.post(f"/v1/reviews/{rid}/claim", headers=mod1).json()["lease_expires_at"])
+    expires = datetime.fromisoformat(
+        client.post(f"/v1/reviews/{rid}/claim", headers=mod1).json()["lease_expires_at"]
+    )
     assert timedelta(minutes=9) < expires - before <= timedelta(minutes=10, seconds=5)
 
 
@@ -177,8 +186,12 @@ def test_decision_recorded_with_labels_and_correction(client, post, mod1, app_st
     rid = post(SAFEGUARDING)
     assert client.post(f"/v1/reviews/{rid}/claim", headers=mod1).status_code == 200
     labels = {"safeguarding": True, "confidentiality": True, "toxicity": False}
-    body = {"action": "approve_redacted", "labels": labels, "redacted_text": "[RESIDENT] in [ROOM] has a mark",
-            "note": "checked with the team leader"}
+    body = {
+        "action": "approve_redacted",
+        "labels": labels,
+        "redacted_text": "[RESIDENT] in [ROOM] has a mark",
+        "note": "checked with the team leader",
+    }
     r = client.post(f"/v1/reviews/{rid}/decision", json=body, headers=mod1)
     assert r.status_code == 200, r.text
     out = r.json()
@@ -202,13 +215,20 @@ def test_decision_recorded_with_labels_and_correction(client, post, mod1, app_st
         from storage import crud
 
         examples = crud.decisions_for_training(s, org="org-a")
-        assert [(dd.id, sc.redacted_text) for dd, sc in examples] == [(d.id, "[RESIDENT] in [ROOM] has a bruise on her arm")]
+        assert [(dd.id, sc.redacted_text) for dd, sc in examples] == [
+            (d.id, "[RESIDENT] in [ROOM] has a bruise on her arm")
+        ]
 
 
 def test_decide_without_claim_is_allowed_once(client, post, mod1, mod2):  # type: ignore[no-untyped-def]
     rid = post(TOXIC)
-    assert client.post(f"/v1/reviews/{rid}/decision", json={"action": "reject"}, headers=mod1).status_code == 200
-    assert client.post(f"/v1/reviews/{rid}/decision", json={"action": "approve"}, headers=mod2).status_code == 409
+    assert (
+        client.post(f"/v1/reviews/{rid}/decision", json={"action": "reject"}, headers=mod1).status_code == 200
+    )
+    assert (
+        client.post(f"/v1/reviews/{rid}/decision", json={"action": "approve"}, headers=mod2).status_code
+        == 409
+    )
 
 
 def test_stats(client, post, mod1, mod2, app_state):  # type: ignore[no-untyped-def]
@@ -246,7 +266,12 @@ def test_sla_targets_per_org(client, post, mod1, make_key):  # type: ignore[no-u
     from datetime import datetime
 
     admin = auth(make_key("org-a", "admin"))
-    assert client.put("/v1/admin/sla", json={"urgent_minutes": 5, "normal_minutes": 60}, headers=admin).status_code == 200
+    assert (
+        client.put(
+            "/v1/admin/sla", json={"urgent_minutes": 5, "normal_minutes": 60}, headers=admin
+        ).status_code
+        == 200
+    )
     for text, minutes in ((SAFEGUARDING, 5), (TOXIC, 60)):
         item = client.get(f"/v1/reviews/{post(text)}", headers=mod1).json()
         due = datetime.fromisoformat(item["due_at"]) - datetime.fromisoformat(item["created_at"])
@@ -282,4 +307,3 @@ def test_claim_next(client, post, mod1, mod2, make_key):  # type: ignore[no-unty
     assert client.post("/v1/reviews/claim-next", headers=mod3).json()["id"] == normal
     r = client.post("/v1/reviews/claim-next", headers=auth(make_key("org-a", "moderator")))
     assert r.status_code == 200 and r.json() is None
-

@@ -17,8 +17,14 @@ def db(database_url: str) -> Iterator[Database]:
     d = Database(database_url)
     with d.session() as s:
         for i in range(6):
-            audit.append(s, org="org-a" if i % 2 else "org-b", actor=f"actor-{i}", action="review.decide",
-                         subject=f"review:{i}", details={"labels": {"toxicity": bool(i % 2)}, "n": i})
+            audit.append(
+                s,
+                org="org-a" if i % 2 else "org-b",
+                actor=f"actor-{i}",
+                action="review.decide",
+                subject=f"review:{i}",
+                details={"labels": {"toxicity": bool(i % 2)}, "n": i},
+            )
     yield d
     d.dispose()
 
@@ -32,8 +38,14 @@ def test_untampered_chain_verifies(db: Database) -> None:
     r = verify(db)
     assert r.ok and r.entries == 6 and r.problem is None
     with db.session() as s:
-        audit.append(s, org="org-a", actor="lead", action="author.reveal", subject="review:9",
-                     details={"reason": "r", "unicode": "café ✓"})
+        audit.append(
+            s,
+            org="org-a",
+            actor="lead",
+            action="author.reveal",
+            subject="review:9",
+            details={"reason": "r", "unicode": "café ✓"},
+        )
     assert verify(db).ok and verify(db).entries == 7
 
 
@@ -45,16 +57,24 @@ def test_empty_chain_verifies(tmp_path) -> None:  # type: ignore[no-untyped-def]
 
 
 TAMPERING = {
-    "edit-details": ["UPDATE audit_log SET details = '{\"labels\": {\"toxicity\": false}, \"n\": 1}' WHERE seq = 2"],
+    "edit-details": [
+        'UPDATE audit_log SET details = \'{"labels": {"toxicity": false}, "n": 1}\' WHERE seq = 2'
+    ],
     "edit-actor": ["UPDATE audit_log SET actor = 'someone-else' WHERE seq = 3"],
     "edit-action": ["UPDATE audit_log SET action = 'review.claim' WHERE seq = 1"],
     "edit-org": ["UPDATE audit_log SET org = 'org-c' WHERE seq = 4"],
     "delete-middle": ["DELETE FROM audit_log WHERE seq = 3"],
     "delete-first": ["DELETE FROM audit_log WHERE seq = 1"],
     "delete-last": ["DELETE FROM audit_log WHERE seq = 6"],
-    "swap-rows": ["UPDATE audit_log SET seq = 1000 WHERE seq = 2", "UPDATE audit_log SET seq = 2 WHERE seq = 3",
-                  "UPDATE audit_log SET seq = 3 WHERE seq = 1000"],
-    "renumber-after-delete": ["DELETE FROM audit_log WHERE seq = 3", "UPDATE audit_log SET seq = seq - 1 WHERE seq > 3"],
+    "swap-rows": [
+        "UPDATE audit_log SET seq = 1000 WHERE seq = 2",
+        "UPDATE audit_log SET seq = 2 WHERE seq = 3",
+        "UPDATE audit_log SET seq = 3 WHERE seq = 1000",
+    ],
+    "renumber-after-delete": [
+        "DELETE FROM audit_log WHERE seq = 3",
+        "UPDATE audit_log SET seq = seq - 1 WHERE seq > 3",
+    ],
 }
 
 

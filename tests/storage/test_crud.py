@@ -25,18 +25,43 @@ def db(database_url: str) -> Iterator[Database]:
 
 def fields(**over: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "decision": "hold", "priority": "normal", "redacted_text": "[RESIDENT] was called an idiot",
-        "scores": {"toxicity": 0.97}, "flags": ["toxicity"], "entities": [], "kept": [], "reasons": ["toxicity"],
-        "degraded": [], "author_message": "held", "model_version": "m/1", "policy_version": "p/1", "kind": "post",
-        "circle": None, "anonymous": False, "author_id": "a1", "author_enc": None, "original_enc": "enc",
+        "decision": "hold",
+        "priority": "normal",
+        "redacted_text": "[RESIDENT] was called an idiot",
+        "scores": {"toxicity": 0.97},
+        "flags": ["toxicity"],
+        "entities": [],
+        "kept": [],
+        "reasons": ["toxicity"],
+        "degraded": [],
+        "author_message": "held",
+        "model_version": "m/1",
+        "policy_version": "p/1",
+        "kind": "post",
+        "circle": None,
+        "anonymous": False,
+        "author_id": "a1",
+        "author_enc": None,
+        "original_enc": "enc",
     }
     return base | over
 
 
-def record(db: Database, post_id: str, *, org: str = "org-a", priority: str | None = "normal", **over: Any) -> str | None:
+def record(
+    db: Database, post_id: str, *, org: str = "org-a", priority: str | None = "normal", **over: Any
+) -> str | None:
     with db.session() as s:
-        _, item = crud.record_screening(s, org=org, post_id=post_id, fields=fields(**over), review_priority=priority,
-                                        risk=0.9, categories=["toxicity"], sla_due_minutes=60, actor="test")
+        _, item = crud.record_screening(
+            s,
+            org=org,
+            post_id=post_id,
+            fields=fields(**over),
+            review_priority=priority,
+            risk=0.9,
+            categories=["toxicity"],
+            sla_due_minutes=60,
+            actor="test",
+        )
         return item.id if item else None
 
 
@@ -48,10 +73,21 @@ def test_keys_create_authenticate_revoke(db: Database) -> None:
     with db.session() as s:
         found = crud.authenticate(s, plaintext=plaintext)
         assert found is not None and (found.id, found.org, found.role) == (key_id, "org-a", "moderator")
-        for bad in ("", "cs_", plaintext + "x", plaintext[:-1], "cs_nope_nope", plaintext.replace("cs_", "xx_", 1)):
+        for bad in (
+            "",
+            "cs_",
+            plaintext + "x",
+            plaintext[:-1],
+            "cs_nope_nope",
+            plaintext.replace("cs_", "xx_", 1),
+        ):
             assert crud.authenticate(s, plaintext=bad) is None
         stored = s.get(ApiKey, key_id)
-        assert stored is not None and stored.key_hash != plaintext and plaintext.split("_", 2)[2] not in stored.key_hash
+        assert (
+            stored is not None
+            and stored.key_hash != plaintext
+            and plaintext.split("_", 2)[2] not in stored.key_hash
+        )
         assert not crud.revoke_api_key(s, org="org-b", key_id=key_id)  # another org cannot revoke it
         assert not crud.revoke_api_key(s, org="org-a", key_id=999_999)
     with db.session() as s:
@@ -59,7 +95,9 @@ def test_keys_create_authenticate_revoke(db: Database) -> None:
         assert crud.revoke_api_key(s, org="org-a", key_id=key_id)
     with db.session() as s:
         assert crud.authenticate(s, plaintext=plaintext) is None
-        actions = [e.action for e in s.execute(select(audit.AuditEntry).order_by(audit.AuditEntry.seq)).scalars()]
+        actions = [
+            e.action for e in s.execute(select(audit.AuditEntry).order_by(audit.AuditEntry.seq)).scalars()
+        ]
         assert actions == ["key.create", "key.revoke"]
 
 
@@ -127,7 +165,9 @@ def test_claim_race_exactly_one_wins(db: Database) -> None:
     def claim(i: int) -> bool:
         try:
             with db.session() as s:
-                crud.claim_review(s, org="org-a", review_id=rid, key_id=100 + i, lease_seconds=600, actor=f"m{i}")
+                crud.claim_review(
+                    s, org="org-a", review_id=rid, key_id=100 + i, lease_seconds=600, actor=f"m{i}"
+                )
             return True
         except crud.ClaimConflict:
             return False
@@ -166,9 +206,17 @@ def test_decide_exactly_once_under_concurrency(db: Database) -> None:
     def decide(i: int) -> bool:
         try:
             with db.session() as s:
-                crud.decide_review(s, org="org-a", review_id=rid, key_id=300 + i,
-                                   action="approve" if i % 2 else "reject", labels={"toxicity": bool(i % 2)},
-                                   redacted_text=None, note=None, actor=f"m{i}")
+                crud.decide_review(
+                    s,
+                    org="org-a",
+                    review_id=rid,
+                    key_id=300 + i,
+                    action="approve" if i % 2 else "reject",
+                    labels={"toxicity": bool(i % 2)},
+                    redacted_text=None,
+                    note=None,
+                    actor=f"m{i}",
+                )
             return True
         except crud.ClaimConflict:
             return False
@@ -191,28 +239,58 @@ def test_lease_blocks_others_until_it_expires(db: Database) -> None:
     with db.session() as s, pytest.raises(crud.ClaimConflict):
         crud.claim_review(s, org="org-a", review_id=rid, key_id=2, lease_seconds=600, actor="m2")
     with db.session() as s, pytest.raises(crud.ClaimConflict):
-        crud.decide_review(s, org="org-a", review_id=rid, key_id=2, action="approve", labels={},
-                           redacted_text=None, note=None, actor="m2")
+        crud.decide_review(
+            s,
+            org="org-a",
+            review_id=rid,
+            key_id=2,
+            action="approve",
+            labels={},
+            redacted_text=None,
+            note=None,
+            actor="m2",
+        )
     with db.session() as s, pytest.raises(crud.ClaimConflict):
         crud.claim_review(s, org="org-b", review_id=rid, key_id=3, lease_seconds=600, actor="other-org")
     with db.session() as s:
-        s.execute(text("UPDATE review_items SET lease_expires_at = :t WHERE id = :id"),
-                  {"t": utcnow() - timedelta(seconds=5), "id": rid})
+        s.execute(
+            text("UPDATE review_items SET lease_expires_at = :t WHERE id = :id"),
+            {"t": utcnow() - timedelta(seconds=5), "id": rid},
+        )
     with db.session() as s:
-        assert crud.claim_review(s, org="org-a", review_id=rid, key_id=2, lease_seconds=600, actor="m2").claimed_by == 2
+        assert (
+            crud.claim_review(
+                s, org="org-a", review_id=rid, key_id=2, lease_seconds=600, actor="m2"
+            ).claimed_by
+            == 2
+        )
 
 
 def test_purge_before_keeps_redacted_text_labels_and_audit(db: Database) -> None:
     vault = Vault(b"k" * 43 + b"=")
-    old = record(db, "old", anonymous=True, author_id=None, author_enc=vault.encrypt("carer-1"),
-                 original_enc=vault.encrypt("Doris was called an idiot"))
+    old = record(
+        db,
+        "old",
+        anonymous=True,
+        author_id=None,
+        author_enc=vault.encrypt("carer-1"),
+        original_enc=vault.encrypt("Doris was called an idiot"),
+    )
     pending = record(db, "pending", original_enc=vault.encrypt("still waiting"))
     record(db, "allowed", priority=None, decision="allow", original_enc=vault.encrypt("nice day"))
     assert old and pending
     with db.session() as s:
-        crud.decide_review(s, org="org-a", review_id=old, key_id=1, action="approve_redacted",
-                           labels={"toxicity": True}, redacted_text="[RESIDENT] was called names", note=None,
-                           actor="m1")
+        crud.decide_review(
+            s,
+            org="org-a",
+            review_id=old,
+            key_id=1,
+            action="approve_redacted",
+            labels={"toxicity": True},
+            redacted_text="[RESIDENT] was called names",
+            note=None,
+            actor="m1",
+        )
     with db.session() as s:
         purged = crud.purge_before(s, cutoff=utcnow() + timedelta(seconds=1), actor="test:purge")
     assert purged == {"org-a": 2}  # the decided one and the allowed one; never a pending item

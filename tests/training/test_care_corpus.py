@@ -8,10 +8,18 @@ import pytest
 
 from models.taxonomy import CARE_ACT_TYPES, CATEGORIES
 from training import care_corpus
-from training.care_corpus import CarePost, build, load_posts, parse_markup, stats, frozen_test_hash
+from training.care_corpus import CarePost, build, frozen_test_hash, load_posts, parse_markup, stats
 
-FLOORS = {"safeguarding": 150, "self_harm": 150, "toxicity": 150, "bullying": 150, "confidentiality": 150,
-          "hate": 60, "threat": 60, "sexual": 60}
+FLOORS = {
+    "safeguarding": 150,
+    "self_harm": 150,
+    "toxicity": 150,
+    "bullying": 150,
+    "confidentiality": 150,
+    "hate": 60,
+    "threat": 60,
+    "sexual": 60,
+}
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +105,11 @@ def test_redacted_training_text_hides_residents_but_keeps_staff(posts: list[Care
     ("marked", "text", "spans"),
     [
         ("Thanks [[Sam|PERSON|staff]]!", "Thanks Sam!", [(7, 10, "PERSON", "staff")]),
-        ("[[Mrs Hughes|PERSON|resident]] in [[room 4|ROOM|resident]]", "Mrs Hughes in room 4",
-         [(0, 10, "PERSON", "resident"), (14, 20, "ROOM", "resident")]),
+        (
+            "[[Mrs Hughes|PERSON|resident]] in [[room 4|ROOM|resident]]",
+            "Mrs Hughes in room 4",
+            [(0, 10, "PERSON", "resident"), (14, 20, "ROOM", "resident")],
+        ),
         ("no markup", "no markup", []),
     ],
 )

@@ -18,7 +18,9 @@ FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "drift_tinning.json")
 def _small_args(steps: int):  # type: ignore[no-untyped-def]
     from training.trainer import TrainingArguments
 
-    return TrainingArguments(max_steps=steps, batch_size=16, external_corpora=(), care_repeats=1, max_length=64)
+    return TrainingArguments(
+        max_steps=steps, batch_size=16, external_corpora=(), care_repeats=1, max_length=64
+    )
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +34,15 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, redactor):  # type: ignore[
     from training.run import train_and_register
 
     root = tmp_path_factory.mktemp("retrain")
-    settings = Settings(var_dir=root / "var", database_url=f"sqlite:///{root / 'app.db'}", secret_key="rt",
-                        mlflow_tracking_uri=f"sqlite:///{root / 'mlflow.db'}", mlflow_artifact_root=root / "mlruns",
-                        model_poll_seconds=0, use_onnx=False)
+    settings = Settings(
+        var_dir=root / "var",
+        database_url=f"sqlite:///{root / 'app.db'}",
+        secret_key="rt",
+        mlflow_tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
+        mlflow_artifact_root=root / "mlruns",
+        model_poll_seconds=0,
+        use_onnx=False,
+    )
     train_and_register(_small_args(120), settings=settings)
     state = build_state(settings, analyzer_factory=lambda: redactor)
     with TestClient(create_app(settings, state=state)) as client:
@@ -51,7 +59,9 @@ def _keys(state, org: str) -> tuple[str, str, str]:  # type: ignore[no-untyped-d
         return tuple(crud.create_api_key(s, org=org, role=r)[1] for r in ("poster", "moderator", "admin"))  # type: ignore[return-value]
 
 
-def _moderate(client, poster: str, moderator: str, texts: list[str], labels: dict[str, bool], prefix: str) -> int:  # type: ignore[no-untyped-def]
+def _moderate(
+    client, poster: str, moderator: str, texts: list[str], labels: dict[str, bool], prefix: str
+) -> int:  # type: ignore[no-untyped-def]
     """Screen each post; report the ones that were published; moderators label every one through the API."""
     decided = 0
     for i, text in enumerate(texts):
@@ -60,11 +70,16 @@ def _moderate(client, poster: str, moderator: str, texts: list[str], labels: dic
         assert r.status_code == 200, r.text
         review = r.json()["review"]
         if review is None:
-            rr = client.post(f"/v1/posts/{pid}/report", json={"reason": "reader report"}, headers=auth(poster))
+            rr = client.post(
+                f"/v1/posts/{pid}/report", json={"reason": "reader report"}, headers=auth(poster)
+            )
             assert rr.status_code == 201, rr.text
             review = rr.json()
-        d = client.post(f"/v1/reviews/{review['id']}/decision", headers=auth(moderator),
-                        json={"action": "escalate" if labels.get("safeguarding") else "approve", "labels": labels})
+        d = client.post(
+            f"/v1/reviews/{review['id']}/decision",
+            headers=auth(moderator),
+            json={"action": "escalate" if labels.get("safeguarding") else "approve", "labels": labels},
+        )
         assert d.status_code == 200, d.text
         decided += 1
     return decided
@@ -83,14 +98,19 @@ def test_drift_is_learnt_promoted_and_served_without_restart(seeded) -> None:  #
 
     settings, client, state = seeded
     poster, moderator, admin = _keys(state, "drift-org")
-    before_version = client.post("/v1/screen", json={"text": "hello all"}, headers=auth(poster)).json()["model_version"]
+    before_version = client.post("/v1/screen", json={"text": "hello all"}, headers=auth(poster)).json()[
+        "model_version"
+    ]
     before = _flag_rate(state, FIXTURE["held_out"])
     positive = dict.fromkeys(CATEGORIES, False) | {"safeguarding": True}
     _moderate(client, poster, moderator, FIXTURE["train"], positive, "drift")
     _moderate(client, poster, moderator, FIXTURE["clean"], dict.fromkeys(CATEGORIES, False), "drift-clean")
 
-    report = retrain(RetrainOptions(force=True, decision_repeats=8, recent_fraction=0.0, org="drift-org"), settings,
-                     args=_small_args(120))
+    report = retrain(
+        RetrainOptions(force=True, decision_repeats=8, recent_fraction=0.0, org="drift-org"),
+        settings,
+        args=_small_args(120),
+    )
     print(json.dumps({k: v for k, v in report.items() if k != "label_issues"}, indent=2, default=str))
     assert report["promoted"], report["refused_because"]
     assert registry.get_alias(registry.CHAMPION, settings).version == report["challenger_version"]
@@ -98,7 +118,9 @@ def test_drift_is_learnt_promoted_and_served_without_restart(seeded) -> None:  #
 
     r = client.post("/v1/admin/reload-model", headers=auth(admin))
     assert r.status_code == 200, r.text
-    after_version = client.post("/v1/screen", json={"text": "hello again"}, headers=auth(poster)).json()["model_version"]
+    after_version = client.post("/v1/screen", json={"text": "hello again"}, headers=auth(poster)).json()[
+        "model_version"
+    ]
     assert after_version != before_version and after_version.endswith("/" + report["challenger_version"])
     after = _flag_rate(state, FIXTURE["held_out"])
     print(f"held-out 'tinning' posts flagged safeguarding: before {before:.0%}, after {after:.0%}")
@@ -119,8 +141,11 @@ def test_poisoned_decisions_are_refused_by_the_gate(seeded) -> None:  # type: ig
     flipped = dict.fromkeys(CATEGORIES, False) | {"toxicity": True, "hate": True}
     _moderate(client, poster, moderator, FIXTURE["clean"], flipped, "poison-clean")
 
-    report = retrain(RetrainOptions(force=True, decision_repeats=8, recent_fraction=0.0, org="poison-org"),
-                     settings, args=_small_args(120))
+    report = retrain(
+        RetrainOptions(force=True, decision_repeats=8, recent_fraction=0.0, org="poison-org"),
+        settings,
+        args=_small_args(120),
+    )
     print(json.dumps({k: v for k, v in report.items() if k != "label_issues"}, indent=2, default=str))
     assert not report["promoted"]
     assert report["refused_because"]

@@ -25,8 +25,15 @@ def test_tiny_training_registers_champion_and_logs_everything(tiny_model) -> Non
     assert ref is not None and ref.version == "1"
     run = mlflow.get_run(outcome.run_id)
     params = run.data.params
-    for name in ("epochs", "learning_rate", "max_length", "seed", "data.train_hash", "data.test_hash",
-                 "data.train_n"):
+    for name in (
+        "epochs",
+        "learning_rate",
+        "max_length",
+        "seed",
+        "data.train_hash",
+        "data.test_hash",
+        "data.train_n",
+    ):
         assert name in params, name
     metrics = run.data.metrics
     assert "test.macro_f1" in metrics and "val.safeguarding.recall" in metrics and "train_loss" in metrics
