@@ -38,16 +38,18 @@ from evaluation.bench import _free_port
 def server_env(settings: Settings, database_url: str, **overrides: str) -> dict[str, str]:
     """Environment for a subprocess server over ``settings``' model store and its own database."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARESCREEN_")}
-    env.update({
-        "CARESCREEN_VAR_DIR": str(settings.var_dir),
-        "CARESCREEN_MLFLOW_TRACKING_URI": settings.resolved_tracking_uri(),
-        "CARESCREEN_MLFLOW_ARTIFACT_ROOT": str(settings.mlflow_artifact_root),
-        "CARESCREEN_DATABASE_URL": database_url,
-        "CARESCREEN_SECRET_KEY": "reliability-secret",
-        "CARESCREEN_MODEL_POLL_SECONDS": "0",
-        "CARESCREEN_RATE_LIMIT_PER_MINUTE": "1000000",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "CARESCREEN_VAR_DIR": str(settings.var_dir),
+            "CARESCREEN_MLFLOW_TRACKING_URI": settings.resolved_tracking_uri(),
+            "CARESCREEN_MLFLOW_ARTIFACT_ROOT": str(settings.mlflow_artifact_root),
+            "CARESCREEN_DATABASE_URL": database_url,
+            "CARESCREEN_SECRET_KEY": "reliability-secret",
+            "CARESCREEN_MODEL_POLL_SECONDS": "0",
+            "CARESCREEN_RATE_LIMIT_PER_MINUTE": "1000000",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update(overrides)
     return env
 
@@ -81,8 +83,22 @@ class ServiceProcess:
         self.started_at = time.perf_counter()
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "carescreen.cli", "serve", "--no-bootstrap", "--port", str(self.port),
-                 "--log-level", "warning"], env=self.env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "-m",
+                    "carescreen.cli",
+                    "serve",
+                    "--no-bootstrap",
+                    "--port",
+                    str(self.port),
+                    "--log-level",
+                    "warning",
+                ],
+                env=self.env,
+                cwd=PROJECT_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         return self
 
     @property
@@ -94,7 +110,9 @@ class ServiceProcess:
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
             if not self.alive:
-                raise RuntimeError(f"server exited early (rc {self.proc and self.proc.poll()}): {self.log_tail()}")
+                raise RuntimeError(
+                    f"server exited early (rc {self.proc and self.proc.poll()}): {self.log_tail()}"
+                )
             with suppress(httpx.HTTPError):
                 r = httpx.get(f"{self.base}/readyz", timeout=2.0)
                 if r.status_code == 200 or (not ready and r.json().get("database") is not None):
@@ -183,8 +201,17 @@ class Phase:
         return sum(n for s, n in self.statuses.items() if s.startswith("5") and s != "503")
 
 
-def open_loop(base: str, key: str, texts: Sequence[str], *, name: str, rps: float, seconds: float,
-              workers: int = 96, timeout: float = 15.0) -> Phase:
+def open_loop(
+    base: str,
+    key: str,
+    texts: Sequence[str],
+    *,
+    name: str,
+    rps: float,
+    seconds: float,
+    workers: int = 96,
+    timeout: float = 15.0,
+) -> Phase:
     """Send ``rps * seconds`` screening requests at fixed times, whatever the answers (open loop)."""
     n = int(rps * seconds)
     lock = threading.Lock()
@@ -194,14 +221,17 @@ def open_loop(base: str, key: str, texts: Sequence[str], *, name: str, rps: floa
     shed_retry = 0
     transport = 0
     limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=timeout,
-                      limits=limits) as client:
+    with httpx.Client(
+        base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=timeout, limits=limits
+    ) as client:
 
         def one(i: int, due: float) -> None:
             nonlocal shed_retry, transport
             sent = time.perf_counter()
             try:
-                r = client.post("/v1/screen", json={"text": texts[i % len(texts)], "post_id": f"load-{uuid.uuid4()}"})
+                r = client.post(
+                    "/v1/screen", json={"text": texts[i % len(texts)], "post_id": f"load-{uuid.uuid4()}"}
+                )
             except httpx.HTTPError:
                 with lock:
                     transport += 1
@@ -224,16 +254,35 @@ def open_loop(base: str, key: str, texts: Sequence[str], *, name: str, rps: floa
                     time.sleep(delay)
                 pool.submit(one, i, due)
         wall = time.perf_counter() - started
-    return Phase(name=name, rps=rps, seconds=seconds, sent=n, statuses=dict(sorted(statuses.items())),
-                 p50_ms=_pct(ok_lat, 0.5), p99_ms=_pct(ok_lat, 0.99), max_ms=max(ok_lat, default=float("nan")),
-                 shed=len(shed_lat), shed_with_retry_after=shed_retry, shed_p50_ms=_pct(shed_lat, 0.5),
-                 shed_max_ms=max(shed_lat, default=float("nan")), transport_errors=transport,
-                 achieved_rps=n / wall)
+    return Phase(
+        name=name,
+        rps=rps,
+        seconds=seconds,
+        sent=n,
+        statuses=dict(sorted(statuses.items())),
+        p50_ms=_pct(ok_lat, 0.5),
+        p99_ms=_pct(ok_lat, 0.99),
+        max_ms=max(ok_lat, default=float("nan")),
+        shed=len(shed_lat),
+        shed_with_retry_after=shed_retry,
+        shed_p50_ms=_pct(shed_lat, 0.5),
+        shed_max_ms=max(shed_lat, default=float("nan")),
+        transport_errors=transport,
+        achieved_rps=n / wall,
+    )
 
 
-def load_test(settings: Settings, work_dir: Path, *, rps: float = 30.0, steady_s: float = 60.0,
-              burst_factor: float = 5.0, burst_s: float = 5.0, recovery_s: float = 10.0,
-              max_in_flight: int = 16) -> dict[str, Any]:
+def load_test(
+    settings: Settings,
+    work_dir: Path,
+    *,
+    rps: float = 30.0,
+    steady_s: float = 60.0,
+    burst_factor: float = 5.0,
+    burst_s: float = 5.0,
+    recovery_s: float = 10.0,
+    max_in_flight: int = 32,
+) -> dict[str, Any]:
     """Steady load, then a burst past the in-flight bound (shedding), then the steady rate again (recovery)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     db_url = f"sqlite:///{work_dir / 'load.db'}"
@@ -245,14 +294,21 @@ def load_test(settings: Settings, work_dir: Path, *, rps: float = 30.0, steady_s
         # Warm-up (not measured): first requests pay for lazy initialisation.
         open_loop(server.base, key, texts, name="warm-up", rps=10, seconds=1)
         phases = [open_loop(server.base, key, texts, name="steady", rps=rps, seconds=steady_s)]
-        phases.append(open_loop(server.base, key, texts, name="burst", rps=rps * burst_factor, seconds=burst_s))
+        phases.append(
+            open_loop(server.base, key, texts, name="burst", rps=rps * burst_factor, seconds=burst_s)
+        )
         alive_after_burst = server.alive
         time.sleep(1.0)  # the Retry-After the shed requests were given
         phases.append(open_loop(server.base, key, texts, name="recovery", rps=rps, seconds=recovery_s))
         alive = server.alive
-    return {"max_in_flight": max_in_flight, "start_to_ready_s": round(ready_s, 1), "cpus": os.cpu_count(),
-            "alive_after_burst": alive_after_burst, "alive_at_end": alive,
-            "phases": {p.name: asdict(p) | {"ok": p.ok, "server_errors": p.server_errors} for p in phases}}
+    return {
+        "max_in_flight": max_in_flight,
+        "start_to_ready_s": round(ready_s, 1),
+        "cpus": os.cpu_count(),
+        "alive_after_burst": alive_after_burst,
+        "alive_at_end": alive,
+        "phases": {p.name: asdict(p) | {"ok": p.ok, "server_errors": p.server_errors} for p in phases},
+    }
 
 
 # ------------------------------------------------------------------------------------------ SIGKILL
@@ -275,20 +331,29 @@ def _screen_and_report(client: httpx.Client, poster: dict[str, str], n: int) -> 
 
 def audit_verify(env: dict[str, str]) -> dict[str, Any]:
     """``carescreen audit verify`` as an operator would run it: exit status and its JSON line."""
-    out = subprocess.run([sys.executable, "-m", "carescreen.cli", "audit", "verify"], env=env, cwd=PROJECT_ROOT,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "carescreen.cli", "audit", "verify"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     line = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "{}"
     return {"rc": out.returncode, **json.loads(line)}
 
 
-def kill_during_decisions(settings: Settings, work_dir: Path, *, items: int = 60, moderators: int = 4,
-                          kill_after: int = 20) -> dict[str, Any]:
+def kill_during_decisions(
+    settings: Settings, work_dir: Path, *, items: int = 60, moderators: int = 4, kill_after: int = 20
+) -> dict[str, Any]:
     """Moderators claim and decide through the API while the server is SIGKILLed; after a restart on the same
     database every decision that was answered 200 must be there, exactly once, and the audit chain intact."""
     work_dir.mkdir(parents=True, exist_ok=True)
     db_url = f"sqlite:///{work_dir / 'kill.db'}"
     poster = {"Authorization": f"Bearer {create_key(db_url, 'care-home', 'poster')}"}
-    mods = [{"Authorization": f"Bearer {create_key(db_url, 'care-home', 'moderator')}"} for _ in range(moderators)]
+    mods = [
+        {"Authorization": f"Bearer {create_key(db_url, 'care-home', 'moderator')}"} for _ in range(moderators)
+    ]
     env = server_env(settings, db_url)
     acked: dict[str, str] = {}
     lock = threading.Lock()
@@ -312,7 +377,9 @@ def kill_during_decisions(settings: Settings, work_dir: Path, *, items: int = 60
                             return  # the queue is empty
                         rid = r.json()["id"]
                         action = rng.choice(["approve", "reject", "escalate", "approve_redacted"])
-                        r = client.post(f"/v1/reviews/{rid}/decision", json={"action": action}, headers=headers)
+                        r = client.post(
+                            f"/v1/reviews/{rid}/decision", json={"action": action}, headers=headers
+                        )
                     except httpx.HTTPError:
                         return  # the server is gone: whatever was in flight was not acknowledged
                     if r.status_code == 200:
@@ -323,7 +390,9 @@ def kill_during_decisions(settings: Settings, work_dir: Path, *, items: int = 60
                     else:
                         errors[f"decision {r.status_code}"] += 1
 
-            threads = [threading.Thread(target=moderate, args=(h, i), daemon=True) for i, h in enumerate(mods)]
+            threads = [
+                threading.Thread(target=moderate, args=(h, i), daemon=True) for i, h in enumerate(mods)
+            ]
             for t in threads:
                 t.start()
             enough.wait(timeout=60)
@@ -338,8 +407,10 @@ def kill_during_decisions(settings: Settings, work_dir: Path, *, items: int = 60
     lost: list[str] = []
     wrong: list[str] = []
     decided_total = 0
-    with running(env, work_dir / "kill-server-2.log") as server, \
-            httpx.Client(base_url=server.base, timeout=15.0, headers=mods[0]) as client:
+    with (
+        running(env, work_dir / "kill-server-2.log") as server,
+        httpx.Client(base_url=server.base, timeout=15.0, headers=mods[0]) as client,
+    ):
         for rid in review_ids:
             r = client.get(f"/v1/reviews/{rid}")
             r.raise_for_status()
@@ -352,13 +423,22 @@ def kill_during_decisions(settings: Settings, work_dir: Path, *, items: int = 60
                     wrong.append(rid)
             elif (body["status"] == "decided") != (body["moderator_decision"] is not None):
                 wrong.append(rid)  # half-written: decided without a decision row, or the reverse
-    return {"items": items, "moderators": moderators, "acknowledged": len(acknowledged),
-            "killed_mid_way": killed_mid_way, "decided_after_restart": decided_total, "lost": lost,
-            "inconsistent": wrong, "errors_before_kill": dict(errors), "audit": audit_verify(env)}
+    return {
+        "items": items,
+        "moderators": moderators,
+        "acknowledged": len(acknowledged),
+        "killed_mid_way": killed_mid_way,
+        "decided_after_restart": decided_total,
+        "lost": lost,
+        "inconsistent": wrong,
+        "errors_before_kill": dict(errors),
+        "audit": audit_verify(env),
+    }
 
 
-def kill_during_screening(settings: Settings, work_dir: Path, *, posts: int = 400, threads: int = 8,
-                          kill_after: int = 60) -> dict[str, Any]:
+def kill_during_screening(
+    settings: Settings, work_dir: Path, *, posts: int = 400, threads: int = 8, kill_after: int = 60
+) -> dict[str, Any]:
     """SIGKILL while posts are screened; every post answered 200 must be stored with the same decision
     (checked through the idempotent re-POST of the same ``post_id`` after a restart)."""
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -372,8 +452,12 @@ def kill_during_screening(settings: Settings, work_dir: Path, *, posts: int = 40
     server = ServiceProcess(env, work_dir / "kill-screen-1.log").start()
     try:
         server.wait_up()
-        with httpx.Client(base_url=server.base, timeout=15.0, headers=poster,
-                          limits=httpx.Limits(max_connections=threads + 2)) as client:
+        with httpx.Client(
+            base_url=server.base,
+            timeout=15.0,
+            headers=poster,
+            limits=httpx.Limits(max_connections=threads + 2),
+        ) as client:
 
             def one(i: int) -> None:
                 if not server.alive:
@@ -400,8 +484,10 @@ def kill_during_screening(settings: Settings, work_dir: Path, *, posts: int = 40
         server.stop()
     lost: list[str] = []
     changed: list[str] = []
-    with running(env, work_dir / "kill-screen-2.log") as server, \
-            httpx.Client(base_url=server.base, timeout=15.0, headers=poster) as client:
+    with (
+        running(env, work_dir / "kill-screen-2.log") as server,
+        httpx.Client(base_url=server.base, timeout=15.0, headers=poster) as client,
+    ):
         for post_id, (text, decision, review_id) in acked.items():
             r = client.post("/v1/screen", json={"text": text, "post_id": post_id})
             if r.status_code != 200:
@@ -410,8 +496,14 @@ def kill_during_screening(settings: Settings, work_dir: Path, *, posts: int = 40
             b = r.json()
             if b["decision"] != decision or (b.get("review") or {}).get("id") != review_id:
                 changed.append(post_id)
-    return {"posts_offered": posts, "acknowledged": len(acked), "killed_mid_way": len(acked) < posts,
-            "lost": lost, "changed": changed, "audit": audit_verify(env)}
+    return {
+        "posts_offered": posts,
+        "acknowledged": len(acked),
+        "killed_mid_way": len(acked) < posts,
+        "lost": lost,
+        "changed": changed,
+        "audit": audit_verify(env),
+    }
 
 
 # ------------------------------------------------------------------------------------------- faults
@@ -454,16 +546,19 @@ def model_fault(settings: Settings, work_dir: Path, kind: str) -> dict[str, Any]
     repair: Callable[[], None]
     if kind == "corrupt":
         _corrupt(cached)
+
         def repair() -> None:
             shutil.rmtree(cached)
             shutil.copytree(good, cached)
     elif kind == "missing":
         _remove(cached)
+
         def repair() -> None:
             shutil.rmtree(cached)
             shutil.copytree(good, cached)
     elif kind == "no_alias":
         alias = f"reliability-{uuid.uuid4().hex[:8]}"
+
         def repair() -> None:
             registry.set_alias(alias, version, settings)
     else:
@@ -492,10 +587,19 @@ def _drop_alias(alias: str, settings: Settings) -> None:
         mlflow.MlflowClient().delete_registered_model_alias(settings.registered_model_name, alias)
 
 
-def _observe_fault(env: dict[str, str], log_path: Path, poster: dict[str, str], admin: dict[str, str],
-                   repair: Callable[[], None], out: dict[str, Any]) -> None:
+def _observe_fault(
+    env: dict[str, str],
+    log_path: Path,
+    poster: dict[str, str],
+    admin: dict[str, str],
+    repair: Callable[[], None],
+    out: dict[str, Any],
+) -> None:
     texts = ["Lovely shift today, the team were brilliant", "Doris in room 4 had a fall this morning"]
-    with running(env, log_path, ready=False) as server, httpx.Client(base_url=server.base, timeout=30.0) as client:
+    with (
+        running(env, log_path, ready=False) as server,
+        httpx.Client(base_url=server.base, timeout=30.0) as client,
+    ):
         deadline = time.perf_counter() + 120
         ready = client.get("/readyz")
         while "model" not in ready.json().get("errors", {}) and time.perf_counter() < deadline:
@@ -505,8 +609,9 @@ def _observe_fault(env: dict[str, str], log_path: Path, poster: dict[str, str], 
         out["readyz_model_error"] = ready.json().get("errors", {}).get("model")
         broken = [client.post("/v1/screen", json={"text": t}, headers=poster) for t in texts]
         out["screen_statuses"] = [r.status_code for r in broken]
-        out["screen_allowed"] = sum(r.status_code == 200 and r.json().get("decision") in ("allow", "allow_redacted")
-                                    for r in broken)
+        out["screen_allowed"] = sum(
+            r.status_code == 200 and r.json().get("decision") in ("allow", "allow_redacted") for r in broken
+        )
         out["reload_while_broken"] = client.post("/v1/admin/reload-model", headers=admin).status_code
         repair()
         reload = client.post("/v1/admin/reload-model", headers=admin)
@@ -524,22 +629,50 @@ BAD_INPUTS: list[tuple[str, dict[str, Any]]] = [
     ("whitespace-only text", {"json": {"text": " \n\t "}}),
     ("10,001 characters", {"json": {"text": "a" * 10_001}}),
     ("exactly 10,000 characters", {"json": {"text": "care " * 2_000}}),
-    ("10 MB body", {"content": b'{"text": "' + b"a" * 10_000_000 + b'"}',
-                    "headers": {"Content-Type": "application/json"}}),
-    ("invalid UTF-8", {"content": b'{"text": "caf\xe9 \xff\xfe"}', "headers": {"Content-Type": "application/json"}}),
+    (
+        "10 MB body",
+        {
+            "content": b'{"text": "' + b"a" * 10_000_000 + b'"}',
+            "headers": {"Content-Type": "application/json"},
+        },
+    ),
+    (
+        "invalid UTF-8",
+        {"content": b'{"text": "caf\xe9 \xff\xfe"}', "headers": {"Content-Type": "application/json"}},
+    ),
     ("NUL byte in text", {"json": {"text": "hello\x00world"}}),
-    ("lone surrogate escape", {"content": b'{"text": "bad \\ud800 text"}',
-                               "headers": {"Content-Type": "application/json"}}),
+    (
+        "lone surrogate escape",
+        {"content": b'{"text": "bad \\ud800 text"}', "headers": {"Content-Type": "application/json"}},
+    ),
     ("wrong JSON type (text: 123)", {"json": {"text": 123}}),
     ("wrong JSON type (body is a list)", {"json": ["text"]}),
     ("unknown field", {"json": {"text": "hello", "colour": "blue"}}),
-    ("deeply nested JSON (10,000 levels)", {"content": b'{"text": "x", "a": ' + b"[" * 10_000 + b"]" * 10_000
-                                            + b"}", "headers": {"Content-Type": "application/json"}}),
-    ("not JSON", {"content": b"text=hello", "headers": {"Content-Type": "application/x-www-form-urlencoded"}}),
-    ("right-to-left override and control characters", {"json": {"text": "shift \u202eevil\u202c swap \x07\x1b ok"}}),
+    (
+        "deeply nested JSON (10,000 levels)",
+        {
+            "content": b'{"text": "x", "a": ' + b"[" * 10_000 + b"]" * 10_000 + b"}",
+            "headers": {"Content-Type": "application/json"},
+        },
+    ),
+    (
+        "not JSON",
+        {"content": b"text=hello", "headers": {"Content-Type": "application/x-www-form-urlencoded"}},
+    ),
+    (
+        "right-to-left override and control characters",
+        {"json": {"text": "shift \u202eevil\u202c swap \x07\x1b ok"}},
+    ),
     ("emoji-only post", {"json": {"text": "🙂🙂👍🎉"}}),
-    ("non-English post (Polish)", {"json": {"text": "Dzisiaj mieliśmy bardzo ciężki dyżur, wszyscy są zmęczeni "
-                                                    "i nikt nie pomógł przy kolacji"}}),
+    (
+        "non-English post (Polish)",
+        {
+            "json": {
+                "text": "Dzisiaj mieliśmy bardzo ciężki dyżur, wszyscy są zmęczeni "
+                "i nikt nie pomógł przy kolacji"
+            }
+        },
+    ),
     ("non-English post (Arabic script)", {"json": {"text": "كان يوم عمل طويل جدا في دار الرعاية اليوم"}}),
 ]
 
@@ -558,8 +691,9 @@ def bad_input_table(client: Any, headers: dict[str, str]) -> list[dict[str, Any]
     return rows
 
 
-def disk_full_in_process(client: Any, app_state: Any, poster: dict[str, str], moderator: dict[str, str], *,
-                         stage: str = "commit") -> dict[str, Any]:
+def disk_full_in_process(
+    client: Any, app_state: Any, poster: dict[str, str], moderator: dict[str, str], *, stage: str = "commit"
+) -> dict[str, Any]:
     """SQLite says "database or disk is full" (what it raises on ENOSPC) on every write statement
     (``stage="write"``) or on the COMMIT of every transaction that wrote (``stage="commit"``); reads still
     work. Screening and deciding must answer 503, never an allow and never a 200 for something not stored;
@@ -590,8 +724,11 @@ def disk_full_in_process(client: Any, app_state: Any, poster: dict[str, str], mo
         real_commit(dbapi_connection)
 
     post_id = f"disk-{uuid.uuid4().hex[:8]}"
-    first = client.post("/v1/screen", json={"text": "you useless cow, nobody sit with her", "post_id": post_id},
-                        headers=poster)
+    first = client.post(
+        "/v1/screen",
+        json={"text": "you useless cow, nobody sit with her", "post_id": post_id},
+        headers=poster,
+    )
     report = client.post(f"/v1/posts/{post_id}/report", json={"reason": "reader report"}, headers=poster)
     review_id = report.json()["id"] if report.status_code == 201 else None
     out: dict[str, Any] = {"stage": stage, "seeded": [first.status_code, report.status_code]}
@@ -600,21 +737,33 @@ def disk_full_in_process(client: Any, app_state: Any, poster: dict[str, str], mo
     dialect.do_commit = commit  # type: ignore[method-assign]
     try:
         full.set()
-        r = client.post("/v1/screen", json={"text": "Lovely shift today", "post_id": new_post}, headers=poster)
+        r = client.post(
+            "/v1/screen", json={"text": "Lovely shift today", "post_id": new_post}, headers=poster
+        )
         out["screen_full"] = r.status_code
-        out["screen_full_allowed"] = r.status_code == 200 and r.json().get("decision") in ("allow", "allow_redacted")
-        out["decision_full"] = client.post(f"/v1/reviews/{review_id}/decision", json={"action": "reject"},
-                                           headers=moderator).status_code
-        out["review_after_failed_decision"] = client.get(f"/v1/reviews/{review_id}", headers=moderator
-                                                         ).json().get("status")
+        out["screen_full_allowed"] = r.status_code == 200 and r.json().get("decision") in (
+            "allow",
+            "allow_redacted",
+        )
+        out["decision_full"] = client.post(
+            f"/v1/reviews/{review_id}/decision", json={"action": "reject"}, headers=moderator
+        ).status_code
+        out["review_after_failed_decision"] = (
+            client.get(f"/v1/reviews/{review_id}", headers=moderator).json().get("status")
+        )
         out["readyz_full"] = client.get("/readyz").status_code
         full.clear()
-        r = client.post("/v1/screen", json={"text": "Lovely shift today", "post_id": new_post}, headers=poster)
+        r = client.post(
+            "/v1/screen", json={"text": "Lovely shift today", "post_id": new_post}, headers=poster
+        )
         out["screen_recovered"] = r.status_code
         out["screen_recovered_decision"] = r.json().get("decision") if r.status_code == 200 else None
-        out["decision_recovered"] = client.post(f"/v1/reviews/{review_id}/decision", json={"action": "reject"},
-                                                headers=moderator).status_code
-        out["review_after_recovery"] = client.get(f"/v1/reviews/{review_id}", headers=moderator).json().get("status")
+        out["decision_recovered"] = client.post(
+            f"/v1/reviews/{review_id}/decision", json={"action": "reject"}, headers=moderator
+        ).status_code
+        out["review_after_recovery"] = (
+            client.get(f"/v1/reviews/{review_id}", headers=moderator).json().get("status")
+        )
     finally:
         event.remove(engine, "before_cursor_execute", before_execute)
         del dialect.do_commit
@@ -666,9 +815,17 @@ VARIANTS: dict[str, Callable[[str], str]] = {
     "Cyrillic homoglyphs": lambda t: _per_word(t, lambda w: w.translate(_CYRILLIC)),
     "leetspeak": lambda t: _per_word(t, _leet),
     "spaced-out word": _spaced_longest,
-    "mixed": lambda t: _spaced_longest(_per_word(
-        _per_word(_per_word(t, _zero_width, lambda i: i % 3 == 0), lambda w: w.translate(_CYRILLIC),
-                  lambda i: i % 3 == 1), _leet, lambda i: i % 3 == 2)),
+    "mixed": lambda t: _spaced_longest(
+        _per_word(
+            _per_word(
+                _per_word(t, _zero_width, lambda i: i % 3 == 0),
+                lambda w: w.translate(_CYRILLIC),
+                lambda i: i % 3 == 1,
+            ),
+            _leet,
+            lambda i: i % 3 == 2,
+        )
+    ),
 }
 
 
@@ -678,6 +835,7 @@ def evasion_agreement(pipeline: Any, texts: Sequence[str], *, batch: int = 32) -
     what the folding buys."""
     import numpy as np
 
+    from models.normalize import normalize
     from models.pipeline import ScreenRequest
     from models.taxonomy import CATEGORIES
 
@@ -710,17 +868,29 @@ def evasion_agreement(pipeline: Any, texts: Sequence[str], *, batch: int = 32) -
         per_kind[kind] = {
             "n": len(texts),
             "changed_text": sum(v != t for v, t in zip(variants, texts, strict=True)),
+            # Folding undid the disguise exactly (so any flag change came from the PII stage seeing the variant).
+            "folded_identical": sum(
+                normalize(v).text == normalize(t).text for v, t in zip(variants, texts, strict=True)
+            ),
             "agreement": same / len(texts) if texts else float("nan"),
-            "agreement_when_plain_flagged": (sum(plain[i] == got[i] for i in flagged) / len(flagged)
-                                             if flagged else float("nan")),
-            "agreement_without_normalisation": (sum(a == b for a, b in zip(plain_raw, got_raw, strict=True))
-                                                / len(texts) if texts else float("nan")),
+            "agreement_when_plain_flagged": (
+                sum(plain[i] == got[i] for i in flagged) / len(flagged) if flagged else float("nan")
+            ),
+            "agreement_without_normalisation": (
+                sum(a == b for a, b in zip(plain_raw, got_raw, strict=True)) / len(texts)
+                if texts
+                else float("nan")
+            ),
             "example": variants[0][:120] if variants else "",
         }
         agree_all += same
         total_all += len(texts)
-    return {"posts": len(texts), "plain_flagged": sum(bool(f) for f in plain),
-            "agreement": agree_all / total_all if total_all else float("nan"), "by_variant": per_kind}
+    return {
+        "posts": len(texts),
+        "plain_flagged": sum(bool(f) for f in plain),
+        "agreement": agree_all / total_all if total_all else float("nan"),
+        "by_variant": per_kind,
+    }
 
 
 def positive_test_texts(limit: int | None = None) -> list[str]:
@@ -748,10 +918,18 @@ def _model_settings(work_dir: Path) -> tuple[Settings, str]:
     from training.trainer import TrainingArguments
 
     root = work_dir / "tiny-model"
-    tiny = Settings(var_dir=root / "var", mlflow_tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
-                    mlflow_artifact_root=root / "mlruns", secret_key="tiny", model_poll_seconds=0)
-    outcome = train_and_register(TrainingArguments(max_steps=6, batch_size=8, external_per_corpus=16,
-                                                   max_length=48), settings=tiny, care_limit=48)
+    tiny = Settings(
+        var_dir=root / "var",
+        mlflow_tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
+        mlflow_artifact_root=root / "mlruns",
+        secret_key="tiny",
+        model_poll_seconds=0,
+    )
+    outcome = train_and_register(
+        TrainingArguments(max_steps=6, batch_size=8, external_per_corpus=16, max_length=48),
+        settings=tiny,
+        care_limit=48,
+    )
     return tiny, f"tiny model {outcome.version} (6 training steps; no champion was registered)"
 
 
@@ -762,8 +940,13 @@ def in_process_checks(settings: Settings, work_dir: Path) -> dict[str, Any]:
     from service.app import create_app
     from service.state import build_state
 
-    cfg = settings.model_copy(update={"database_url": f"sqlite:///{work_dir / 'inproc.db'}",
-                                      "model_poll_seconds": 0, "secret_key": "reliability"})
+    cfg = settings.model_copy(
+        update={
+            "database_url": f"sqlite:///{work_dir / 'inproc.db'}",
+            "model_poll_seconds": 0,
+            "secret_key": "reliability",
+        }
+    )
     state = build_state(cfg)
     with TestClient(create_app(cfg, state=state), raise_server_exceptions=False) as client:
         deadline = time.monotonic() + 180
@@ -771,20 +954,29 @@ def in_process_checks(settings: Settings, work_dir: Path) -> dict[str, Any]:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"in-process app not ready: {client.get('/readyz').json()}")
             time.sleep(0.1)
-        keys = {role: {"Authorization": f"Bearer {create_key(cfg.resolved_database_url(), 'org-r', role)}"}
-                for role in ("poster", "moderator")}
+        keys = {
+            role: {"Authorization": f"Bearer {create_key(cfg.resolved_database_url(), 'org-r', role)}"}
+            for role in ("poster", "moderator")
+        }
         bad = bad_input_table(client, keys["poster"])
-        disk = [disk_full_in_process(client, state, keys["poster"], keys["moderator"], stage=stage)
-                for stage in ("write", "commit")]
+        disk = [
+            disk_full_in_process(client, state, keys["poster"], keys["moderator"], stage=stage)
+            for stage in ("write", "commit")
+        ]
         evasion = evasion_agreement(state.holder.pipeline, positive_test_texts())
     return {"bad_input": bad, "disk_full": disk, "evasion": evasion}
 
 
 def collect(work_dir: Path, *, steady_s: float = 60.0) -> dict[str, Any]:
     settings, model = _model_settings(work_dir)
-    figures: dict[str, Any] = {"model": model, "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+    figures: dict[str, Any] = {
+        "model": model,
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+    }
     figures["in_process"] = in_process_checks(settings, work_dir)
-    figures["faults"] = [model_fault(settings, work_dir / "faults", k) for k in ("corrupt", "missing", "no_alias")]
+    figures["faults"] = [
+        model_fault(settings, work_dir / "faults", k) for k in ("corrupt", "missing", "no_alias")
+    ]
     figures["kill_decisions"] = kill_during_decisions(settings, work_dir / "kill")
     figures["kill_screening"] = kill_during_screening(settings, work_dir / "kill")
     figures["load"] = load_test(settings, work_dir / "load", steady_s=steady_s)
@@ -813,7 +1005,8 @@ def render_markdown(r: dict[str, Any]) -> str:
         "## Load held (open loop, real care-corpus posts, `/v1/screen`)",
         "",
         f"In-flight bound `CARESCREEN_MAX_IN_FLIGHT={load['max_in_flight']}`; latency counts from the scheduled "
-        "send time. Start to ready: " f"{load['start_to_ready_s']} s.",
+        "send time. Start to ready: "
+        f"{load['start_to_ready_s']} s.",
         "",
         "| phase | offered | requests | 200 | 503 shed (with Retry-After) | other errors | p50 ms | p99 ms | "
         "shed answer p50 / max ms |",
@@ -824,11 +1017,13 @@ def render_markdown(r: dict[str, Any]) -> str:
         lines.append(
             f"| {p['name']} | {p['rps']:.0f} req/s × {p['seconds']:.0f} s | {p['sent']} | {p['ok']} | "
             f"{p['shed']} ({p['shed_with_retry_after']}) | {other} | {_f(p['p50_ms'])} | {_f(p['p99_ms'])} | "
-            f"{_f(p['shed_p50_ms'])} / {_f(p['shed_max_ms'])} |")
+            f"{_f(p['shed_p50_ms'])} / {_f(p['shed_max_ms'])} |"
+        )
     lines += [
         "",
         f"- Process alive after the burst: **{load['alive_after_burst']}**; at the end: **{load['alive_at_end']}**. "
-        "500s in any phase: " f"**{steady['server_errors'] + burst['server_errors'] + rec['server_errors']}**.",
+        "500s in any phase: "
+        f"**{steady['server_errors'] + burst['server_errors'] + rec['server_errors']}**.",
         "",
         "## SIGKILL",
         "",
@@ -847,18 +1042,26 @@ def render_markdown(r: dict[str, Any]) -> str:
         "after repair: reload / `/readyz` / screen |",
         "|---|---|---|---|---|---|",
     ]
-    names = {"corrupt": "model weights corrupt at start (ONNX + .pt overwritten)",
-             "missing": "model weights missing at start", "no_alias": "registry holds no model for the alias"}
+    names = {
+        "corrupt": "model weights corrupt at start (ONNX + .pt overwritten)",
+        "missing": "model weights missing at start",
+        "no_alias": "registry holds no model for the alias",
+    }
     for f in r["faults"]:
         err = (f["readyz_model_error"] or "").replace("|", "/")[:80]
-        lines.append(f"| {names[f['fault']]} | {f['readyz_status']} | `{err}` | {f['screen_statuses']} | "
-                     f"{f['reload_while_broken']} | {f['reload_after_repair']} / {f['readyz_after_repair']} / "
-                     f"{f['screen_after_repair']} |")
+        lines.append(
+            f"| {names[f['fault']]} | {f['readyz_status']} | `{err}` | {f['screen_statuses']} | "
+            f"{f['reload_while_broken']} | {f['reload_after_repair']} / {f['readyz_after_repair']} / "
+            f"{f['screen_after_repair']} |"
+        )
     lines += [
-        *(f"| SQLite \"database or disk is full\" on every {d['stage']} (in-process) | {d['readyz_full']} | – | "
-          f"screen {d['screen_full']}, decision {d['decision_full']} (item stays "
-          f"{d['review_after_failed_decision']}) | – | screen {d['screen_recovered']} "
-          f"({d['screen_recovered_decision']}), decision {d['decision_recovered']} |" for d in disk),
+        *(
+            f'| SQLite "database or disk is full" on every {d["stage"]} (in-process) | {d["readyz_full"]} | – | '
+            f"screen {d['screen_full']}, decision {d['decision_full']} (item stays "
+            f"{d['review_after_failed_decision']}) | – | screen {d['screen_recovered']} "
+            f"({d['screen_recovered_decision']}), decision {d['decision_recovered']} |"
+            for d in disk
+        ),
         "",
         "Database unavailable mid-request, the PII engine raising and the classifier raising are injected "
         "in-process by `tests/service/test_fail_closed.py` (each holds the post or answers 503; never `allow`).",
@@ -868,7 +1071,9 @@ def render_markdown(r: dict[str, Any]) -> str:
         "| input | status | decision | ms |",
         "|---|---|---|---|",
     ]
-    lines += [f"| {b['input']} | {b['status']} | {b['decision'] or ''} | {b['ms']:.0f} |" for b in ip["bad_input"]]
+    lines += [
+        f"| {b['input']} | {b['status']} | {b['decision'] or ''} | {b['ms']:.0f} |" for b in ip["bad_input"]
+    ]
     lines += [
         "",
         "## Evasion",
@@ -876,14 +1081,26 @@ def render_markdown(r: dict[str, Any]) -> str:
         f"{ev['posts']} test-split posts with a positive label ({ev['plain_flagged']} flagged by the model in plain "
         "form). Agreement = the variant's flags equal the plain post's flags.",
         "",
-        "| variant | agreement | when the plain post was flagged | without normalisation | example |",
-        "|---|---|---|---|---|",
+        "| variant | agreement | when the plain post was flagged | without normalisation | folded text identical "
+        "to the plain post's | example (· = zero-width space) |",
+        "|---|---|---|---|---|---|",
     ]
     for kind, v in ev["by_variant"].items():
         ex = v["example"].replace("|", "/").replace("\u200b", "·")
-        lines.append(f"| {kind} | {v['agreement']:.1%} | {_f(v['agreement_when_plain_flagged'] * 100, '.1f')}% | "
-                     f"{v['agreement_without_normalisation']:.1%} | `{ex[:70]}…` |")
-    lines += ["", f"Overall agreement: **{ev['agreement']:.1%}**.", ""]
+        lines.append(
+            f"| {kind} | {v['agreement']:.1%} | {_f(v['agreement_when_plain_flagged'] * 100, '.1f')}% | "
+            f"{v['agreement_without_normalisation']:.1%} | {v['folded_identical']}/{v['n']} | "
+            f"`{ex[:70]}…` |"
+        )
+    lines += [
+        "",
+        f'Overall agreement: **{ev["agreement"]:.1%}**. "Without normalisation" is the classifier reading the '
+        "variant as written. Where the folded text is identical to the plain post's but the flags still differ, "
+        "the difference comes from the PII stage, which folds conservatively (digits inside mostly-digit words are "
+        "kept, so codes stay intact) and so can find different identifiers in a heavily disguised post; a "
+        'spaced-out word next to a one-letter word ("i c o m p l a i n") is joined into one word.',
+        "",
+    ]
     return "\n".join(lines)
 
 

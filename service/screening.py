@@ -21,9 +21,7 @@ log = logging.getLogger(__name__)
 
 def validate_text(body: ScreenBody, max_chars: int) -> None:
     if len(body.text) > max_chars:
-        raise HTTPException(
-            status.HTTP_413_CONTENT_TOO_LARGE, f"text is longer than {max_chars} characters"
-        )
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"text is longer than {max_chars} characters")
     if not body.text.strip():
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "text is empty")
     if "\x00" in body.text:

@@ -105,3 +105,27 @@ def test_leet_does_not_touch_plain_numbers() -> None:
 )
 def test_is_judgeable(text: str, judgeable: bool) -> None:
     assert is_judgeable(text) is judgeable
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Dzień dobry, czy ktoś może zamienić się ze mną na sobotę? Mam wesele siostry",
+        "Hola a todos, no sé si alguien me puede ayudar con el turno del sábado",
+        "Bonjour à tous, je suis très fatiguée après le travail de nuit",
+        "Buna ziua, este cineva care poate sa schimbe tura de sambata cu mine",
+        "Hallo zusammen, kann jemand mit mir die Schicht am Samstag tauschen",
+        "Kumusta po kayo, may pwede po bang makipagpalit ng shift sa Sabado",
+    ],
+)
+def test_posts_in_other_languages_go_to_a_person(text: str) -> None:
+    from models.normalize import is_judgeable
+
+    assert not is_judgeable(text)
+
+
+def test_every_english_care_post_is_judgeable() -> None:
+    from models.normalize import is_judgeable
+    from training.care_corpus import load_posts
+
+    assert [p.id for p in load_posts() if not is_judgeable(p.text)] == []

@@ -18,7 +18,9 @@ from tests.conftest import auth
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("kind", ["corrupt", "missing", "no_alias"])
-def test_model_fault_at_start_fails_closed_and_recovers(model_settings: Settings, tmp_path: Path, kind: str) -> None:
+def test_model_fault_at_start_fails_closed_and_recovers(
+    model_settings: Settings, tmp_path: Path, kind: str
+) -> None:
     r = model_fault(model_settings, tmp_path, kind)
     print(json.dumps(r, indent=1))
     assert r["readyz_status"] == 503

@@ -82,8 +82,14 @@ MAX_EXAMPLES = 50
 
 def _fuzzer(operation: Any, headers: dict[str, str]) -> Any:
     @given(case=operation.as_strategy())
-    @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-              phases=[Phase.explicit, Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+        suppress_health_check=list(HealthCheck),
+    )
     def fuzz(case) -> None:  # type: ignore[no-untyped-def]
         case.call_and_validate(headers=headers, checks=[not_a_server_error, response_schema_conformance])
 

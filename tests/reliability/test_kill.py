@@ -14,8 +14,9 @@ from evaluation.reliability import kill_during_decisions, kill_during_screening
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-def test_sigkill_while_moderators_decide_loses_no_acknowledged_decision(model_settings: Settings,
-                                                                        tmp_path: Path) -> None:
+def test_sigkill_while_moderators_decide_loses_no_acknowledged_decision(
+    model_settings: Settings, tmp_path: Path
+) -> None:
     r = kill_during_decisions(model_settings, tmp_path, items=60, moderators=4, kill_after=20)
     print(json.dumps(r, indent=1))
     assert r["killed_mid_way"], "the kill must land while items were still pending"

@@ -15,8 +15,16 @@ from evaluation.reliability import load_test
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_steady_load_burst_shedding_and_recovery(model_settings: Settings, tmp_path: Path) -> None:
-    r = load_test(model_settings, tmp_path, rps=30, steady_s=60, burst_factor=5, burst_s=5, recovery_s=10,
-                  max_in_flight=16)
+    r = load_test(
+        model_settings,
+        tmp_path,
+        rps=30,
+        steady_s=60,
+        burst_factor=5,
+        burst_s=5,
+        recovery_s=10,
+        max_in_flight=32,
+    )
     print(json.dumps(r, indent=1))
     steady, burst, recovery = (r["phases"][k] for k in ("steady", "burst", "recovery"))
 

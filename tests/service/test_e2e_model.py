@@ -34,14 +34,19 @@ def test_screen_reports_registry_version_and_hot_swaps_champion(tiny_model, reda
         assert champion is not None
         r = client.post("/v1/screen", json={"text": "Lovely shift today, thanks all"}, headers=auth(key))
         assert r.status_code == 200
-        assert r.json()["model_version"] == champion.label == f"{settings.registered_model_name}/{champion.version}"
+        assert (
+            r.json()["model_version"]
+            == champion.label
+            == f"{settings.registered_model_name}/{champion.version}"
+        )
 
         # Register the same bundle again as a new version and promote it while requests keep flowing.
         import numpy as np
 
         registry.configure(settings)
-        new_version = registry.log_bundle(outcome.bundle_dir, registered_name=settings.registered_model_name,
-                                          example_probs=np.zeros((1, 8)))
+        new_version = registry.log_bundle(
+            outcome.bundle_dir, registered_name=settings.registered_model_name, example_probs=np.zeros((1, 8))
+        )
         failures: list[int] = []
         versions: set[str] = set()
         stop = threading.Event()
