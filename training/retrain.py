@@ -96,16 +96,20 @@ def dedupe_and_exclude_test(
     return kept, len(rows) - len(deduped), len(deduped) - len(kept)
 
 
-def find_label_issues(decisions: list[LabelledText], seed_train: list[LabelledText]) -> list[int]:
+def find_label_issues(
+    decisions: list[LabelledText], seed_train: list[LabelledText], max_quality: float = 0.2
+) -> list[int]:
     """Indices of decisions whose label disagrees with out-of-fold predictions (cleanlab), per category.
 
-    A TF-IDF model per category is cross-validated over seed data + decisions; cleanlab's
-    ``find_label_issues`` ranks the decisions whose given label is unlikely under the others.
+    A TF-IDF model per category is cross-validated over seed data + decisions (shuffled folds, so a new
+    pattern is judged by a model that has seen the rest of that pattern); cleanlab's ``find_label_issues``
+    flags the decisions whose given label is unlikely under the others.
     """
     from cleanlab.filter import find_label_issues as cl_find
+    from cleanlab.rank import get_label_quality_scores
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import cross_val_predict
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     flagged: set[int] = set()
     texts = [e.text for e in seed_train] + [e.text for e in decisions]
@@ -124,8 +128,12 @@ def find_label_issues(decisions: list[LabelledText], seed_train: list[LabelledTe
             cv=5,
             method="predict_proba",
         )
+        # Confident learning's pruning, restricted to labels the others make clearly unlikely: a new pattern
+        # that the seed data has never seen is "surprising", not "wrong", and must not be dropped.
         issues = cl_find(labels=y, pred_probs=probs, filter_by="prune_by_noise_rate")
-        flagged.update(rows[k] - n_seed for k in np.flatnonzero(issues) if rows[k] >= n_seed)
+        quality = get_label_quality_scores(labels=y, pred_probs=probs, method="self_confidence")
+        bad = np.flatnonzero(issues & (quality < max_quality))
+        flagged.update(rows[k] - n_seed for k in bad if rows[k] >= n_seed)
     return sorted(flagged)
 
 
