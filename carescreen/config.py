@@ -6,6 +6,7 @@ import base64
 import hashlib
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,13 +30,19 @@ class Settings(BaseSettings):
     model_poll_seconds: float = 30.0
     #: Secret for encrypting originals and anonymous authors at rest. Never stored in the database.
     secret_key: str = ""
-    #: Serve the ONNX Runtime int8 path when the bundle has one (falls back to PyTorch otherwise).
+    #: Serve through ONNX Runtime when the bundle has the export (falls back to PyTorch otherwise).
     use_onnx: bool = True
+    #: "fp32" (identical flags to PyTorch, the default) or "int8" (faster; changes a few flags, see README).
+    onnx_variant: Literal["fp32", "int8"] = "fp32"
     max_text_chars: int = 10_000
     max_body_bytes: int = 1_000_000
     max_in_flight: int = 64
     batch_max_size: int = 32
     batch_wait_ms: float = 3.0
+    #: Batches screened concurrently (pipelining PII on one core with the classifier on the other).
+    batch_workers: int = 2
+    #: ONNX Runtime threads per forward pass (1: each concurrent batch keeps to its own core).
+    onnx_threads: int = 1
     rate_limit_per_minute: int = 6000
     review_lease_seconds: int = 600
     sla_urgent_minutes: int = 15

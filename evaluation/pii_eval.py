@@ -28,7 +28,6 @@ from typing import Any, Final, Protocol
 
 REPO_ROOT: Final[Path] = Path(__file__).resolve().parents[1]
 CARE_POSTS: Final[Path] = REPO_ROOT / "datasets" / "care_posts" / "posts.jsonl"
-CARE_POSTS_RAW: Final[Path] = REPO_ROOT / "datasets" / "care_posts" / "raw"
 
 OUR_TYPES: Final[tuple[str, ...]] = (
     "PERSON",
@@ -81,11 +80,6 @@ _HARMLESS: Final[frozenset[str]] = frozenset(
 )
 
 
-def shared_datasets_dir() -> Path:
-    """Where the shared datasets live (overridable for CI)."""
-    return Path(os.environ.get("CARESCREEN_SHARED_DATASETS", REPO_ROOT.parent / "shared" / "datasets"))
-
-
 @dataclass(frozen=True)
 class Span:
     """A gold or predicted span; role is "other" when a system does not infer roles."""
@@ -126,117 +120,48 @@ class System(Protocol):
 
 
 # ---------------------------------------------------------------------------------------------------- loaders
-_MARKUP: Final[re.Pattern[str]] = re.compile(r"\[\[([^|\]]+)\|([A-Z_]+)\|([a-z]+)\]\]")
-
-
-def parse_markup(marked: str) -> tuple[str, list[Span]]:
-    """``[[surface|TYPE|role]]`` inline markup (datasets/care_posts/RAW_FORMAT.md) -> clean text + spans."""
-    out: list[str] = []
-    spans: list[Span] = []
-    pos = 0
-    length = 0
-    for m in _MARKUP.finditer(marked):
-        out.append(marked[pos : m.start()])
-        length += m.start() - pos
-        surface = m.group(1)
-        spans.append(Span(length, length + len(surface), m.group(2), m.group(3)))
-        out.append(surface)
-        length += len(surface)
-        pos = m.end()
-    out.append(marked[pos:])
-    return "".join(out), spans
+# Thin adapters over the single implementations in ``training`` (care corpus, presidio_synth_pii, WNUT-17).
 
 
 def load_care_posts(path: Path = CARE_POSTS, split: str | None = "test") -> tuple[list[Example], str]:
-    """The built corpus if present, else the raw markup files (all posts, no split); ([], "absent") if neither."""
-    examples: list[Example] = []
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            if split is not None and row.get("split") != split:
-                continue
-            gold = tuple(
-                Span(e["start"], e["end"], e["type"], e.get("role", "other")) for e in row.get("entities", [])
-            )
-            examples.append(Example(str(row["id"]), row["text"], gold))
-        return examples, f"{path.name} split={split}"
-    raw_dir = path.parent / "raw"
-    if raw_dir.is_dir() and any(raw_dir.glob("*.jsonl")):
-        for f in sorted(raw_dir.glob("*.jsonl")):
-            for line in f.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    row = json.loads(line)
-                    text, spans = parse_markup(row["text"])
-                    examples.append(Example(str(row["id"]), text, tuple(spans)))
-        return examples, "raw/*.jsonl (posts.jsonl absent: ALL posts, no held-out split)"
-    return [], "absent"
+    """The built care corpus (gold spans with roles); ``([], "absent")`` when the file is missing."""
+    from training.care_corpus import load_posts
+
+    if not path.exists():
+        return [], "absent"
+    examples = [
+        Example(p.id, p.text, tuple(Span(e["start"], e["end"], e["type"], e["role"]) for e in p.entities))
+        for p in load_posts(path, split=split)
+    ]
+    return examples, f"{path.name} split={split}"
 
 
-def load_synth(path: Path, limit: int | None = None) -> list[Example]:
+def load_synth(root: Path, limit: int | None = None) -> list[Example]:
     """Presidio's synthetic set; only PERSON/PHONE/EMAIL/STREET_ADDRESS are scored, other gold spans ignored."""
-    rows = json.loads(path.read_text(encoding="utf-8"))
+    from training.corpora import load_pii_spans
+
     examples = []
-    for i, row in enumerate(rows[:limit] if limit else rows):
-        gold: list[Span] = []
-        ignore: list[Span] = []
-        for s in row.get("spans", []):
-            span = Span(s["start_position"], s["end_position"], s["entity_type"])
-            (gold if s["entity_type"] in SYNTH_TYPES else ignore).append(span)
-        examples.append(Example(f"synth-{i}", row["full_text"], tuple(gold), tuple(ignore)))
+    for i, sample in enumerate(load_pii_spans(root, limit=limit)):
+        spans = [Span(a, b, t) for a, b, t in sample.spans]
+        examples.append(
+            Example(
+                sample.id or f"synth-{i}",
+                sample.text,
+                tuple(s for s in spans if s.type in SYNTH_TYPES),
+                tuple(s for s in spans if s.type not in SYNTH_TYPES),
+            )
+        )
     return examples
 
 
-def load_wnut_persons(path: Path, limit: int | None = None) -> list[Example]:
-    """WNUT-17 CoNLL: tokens joined by single spaces; only B-/I-person spans are gold, other entities ignored."""
-    examples: list[Example] = []
-    tokens: list[tuple[str, str]] = []
+def load_wnut_persons(root: Path, limit: int | None = None) -> list[Example]:
+    """WNUT-17 test sentences with their person spans (tokens joined by single spaces)."""
+    from training.corpora import load_wnut17_persons
 
-    def flush() -> None:
-        if not tokens:
-            return
-        text_parts: list[str] = []
-        gold: list[Span] = []
-        ignore: list[Span] = []
-        pos = 0
-        cur: list[Any] | None = None
-        for tok, tag in tokens:
-            start = pos
-            text_parts.append(tok)
-            pos += len(tok) + 1
-            kind = tag[2:] if len(tag) > 2 else ""
-            if tag.startswith("B-") or (tag.startswith("I-") and (cur is None or cur[2] != kind)):
-                if cur:
-                    (gold if cur[2] == "person" else ignore).append(
-                        Span(cur[0], cur[1], "PERSON" if cur[2] == "person" else kind)
-                    )
-                cur = [start, start + len(tok), kind]
-            elif tag.startswith("I-") and cur is not None:
-                cur[1] = start + len(tok)
-            else:
-                if cur:
-                    (gold if cur[2] == "person" else ignore).append(
-                        Span(cur[0], cur[1], "PERSON" if cur[2] == "person" else kind)
-                    )
-                cur = None
-        if cur:
-            (gold if cur[2] == "person" else ignore).append(
-                Span(cur[0], cur[1], "PERSON" if cur[2] == "person" else kind)
-            )
-        examples.append(Example(f"wnut-{len(examples)}", " ".join(text_parts), tuple(gold), tuple(ignore)))
-        tokens.clear()
-
-    for line in path.read_text(encoding="utf-8").splitlines():
-        parts = line.split("\t")
-        if len(parts) < 2 or not line.strip():
-            flush()
-            if limit and len(examples) >= limit:
-                return examples
-            continue
-        tokens.append((parts[0], parts[1].strip()))
-    flush()
-    return examples[:limit] if limit else examples
+    return [
+        Example(s.id or f"wnut-{i}", s.text, tuple(Span(a, b, "PERSON") for a, b, _ in s.spans))
+        for i, s in enumerate(load_wnut17_persons(root, split="test", limit=limit))
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------- systems
@@ -444,6 +369,8 @@ def evaluate_pii(
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if systems is None:
         systems = [OursSystem(), VanillaSystem()]
+    from training.corpora import shared_datasets_dir
+
     shared = datasets_dir or shared_datasets_dir()
     report: dict[str, Any] = {"datasets": {}, "skipped": [], "systems": [s.name for s in systems]}
     from models.pii.redactor import load_config
@@ -460,17 +387,17 @@ def evaluate_pii(
         else:
             report["skipped"].append(f"care_posts ({care_posts_path} absent)")
     if "synth" in include:
-        p = shared / "presidio_synth_pii" / "synth_dataset_v2.json"
-        if p.exists():
-            sets.append(("presidio_synth_pii", load_synth(p, limit), SYNTH_TYPES, p.name))
+        synth = load_synth(shared, limit) if shared else []
+        if synth:
+            sets.append(("presidio_synth_pii", synth, SYNTH_TYPES, "synth_dataset_v2.json"))
         else:
-            report["skipped"].append(f"presidio_synth_pii ({p} absent)")
+            report["skipped"].append("presidio_synth_pii (absent)")
     if "wnut" in include:
-        p = shared / "wnut17_emerging_entities" / "emerging.test.conll"
-        if p.exists():
-            sets.append(("wnut17_person", load_wnut_persons(p, limit), ("PERSON",), p.name))
+        wnut = load_wnut_persons(shared, limit) if shared else []
+        if wnut:
+            sets.append(("wnut17_person", wnut, ("PERSON",), "emerging.test.conll"))
         else:
-            report["skipped"].append(f"wnut17 ({p} absent)")
+            report["skipped"].append("wnut17 (absent)")
     for name, examples, types, source in sets:
         report["datasets"][name] = {
             "source": source,

@@ -20,7 +20,6 @@ from models.taxonomy import CATEGORIES
 
 BUNDLE_CONFIG = "carescreen.json"
 WEIGHTS_FILE = "model.pt"
-ONNX_FILE = "model.int8.onnx"
 
 
 def base_model_path() -> str:

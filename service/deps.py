@@ -74,6 +74,7 @@ def _bearer(request: Request) -> str:
 
 
 def authenticate_token(state: AppState, token: str) -> Principal:
+    """Resolve a bearer key on every request (one indexed lookup), so a revoked key stops working at once."""
     try:
         db = state.require_db()
         with db.session() as s:
@@ -95,6 +96,10 @@ def authenticate_token(state: AppState, token: str) -> Principal:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "invalid API key", headers={"WWW-Authenticate": "Bearer"}
         )
+    return _rate_limited(state, principal)
+
+
+def _rate_limited(state: AppState, principal: Principal) -> Principal:
     allowed, retry = state.limiter.allow(principal.key_id)
     if not allowed:
         raise HTTPException(

@@ -20,9 +20,11 @@ from models.policy import default_policy
 log = logging.getLogger(__name__)
 
 
-def load_classifier(bundle: Path, version: str, *, use_onnx: bool) -> Classifier:
-    if use_onnx and has_onnx(bundle):
-        return OnnxClassifier(bundle, version=version)
+def load_classifier(
+    bundle: Path, version: str, *, use_onnx: bool, variant: str = "fp32", threads: int | None = None
+) -> Classifier:
+    if use_onnx and has_onnx(bundle, variant):
+        return OnnxClassifier(bundle, version=version, variant=variant, threads=threads)
     return TorchClassifier(bundle, version=version)
 
 
@@ -65,7 +67,13 @@ class ModelHolder:
                 f"no model holds the alias {self.settings.model_alias!r}; run `carescreen train`"
             )
         bundle = registry.download_bundle(ref, self.settings)
-        return load_classifier(bundle, ref.label, use_onnx=self.settings.use_onnx)
+        return load_classifier(
+            bundle,
+            ref.label,
+            use_onnx=self.settings.use_onnx,
+            variant=self.settings.onnx_variant,
+            threads=self.settings.onnx_threads,
+        )
 
     def load(self) -> None:
         """Load PII engine and classifier; failures are recorded in readiness (the service stays closed)."""
@@ -131,27 +139,32 @@ class _Pending:
 class MicroBatcher:
     """Groups concurrent requests into one forward pass: waits at most ``wait_ms`` for up to ``max_size``.
 
-    Runs the pipeline in a worker thread so the event loop keeps accepting requests meanwhile.
+    Runs the pipeline in worker threads so the event loop keeps accepting requests meanwhile. ``workers``
+    batches are in flight at once: while one is inside ONNX Runtime (which releases the GIL), the next one's
+    PII analysis (Python, holds the GIL) runs on the other core.
     """
 
-    def __init__(self, holder: ModelHolder, *, max_size: int, wait_ms: float) -> None:
+    def __init__(self, holder: ModelHolder, *, max_size: int, wait_ms: float, workers: int = 2) -> None:
         self.holder = holder
         self.max_size = max_size
         self.wait = wait_ms / 1000.0
+        self.workers = max(1, workers)
         self.queue: asyncio.Queue[_Pending] | None = None
-        self.task: asyncio.Task[None] | None = None
+        self.tasks: list[asyncio.Task[None]] = []
         self.batches = 0
         self.items = 0
 
     def start(self) -> None:
         self.queue = asyncio.Queue()
-        self.task = asyncio.get_running_loop().create_task(self._run())
+        loop = asyncio.get_running_loop()
+        self.tasks = [loop.create_task(self._run()) for _ in range(self.workers)]
 
     async def stop(self) -> None:
-        if self.task:
-            self.task.cancel()
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+                await task
 
     async def screen(self, request: ScreenRequest) -> ScreenResult:
         if self.queue is None:
@@ -161,10 +174,14 @@ class MicroBatcher:
         return await fut
 
     async def screen_many(self, requests: list[ScreenRequest]) -> list[ScreenResult]:
+        """A large batch (re-screening an archive): split across the workers so both cores are busy."""
         pipeline = self.holder.pipeline
         if pipeline is None:
             raise RuntimeError("model not loaded")
-        return await asyncio.to_thread(pipeline.screen_many, requests)
+        size = max(1, -(-len(requests) // self.workers))
+        chunks = [requests[i : i + size] for i in range(0, len(requests), size)]
+        parts = await asyncio.gather(*(asyncio.to_thread(pipeline.screen_many, c) for c in chunks))
+        return [r for part in parts for r in part]
 
     async def _run(self) -> None:
         assert self.queue is not None

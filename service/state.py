@@ -86,7 +86,12 @@ def build_state(
     return AppState(
         settings=settings,
         holder=holder,
-        batcher=MicroBatcher(holder, max_size=settings.batch_max_size, wait_ms=settings.batch_wait_ms),
+        batcher=MicroBatcher(
+            holder,
+            max_size=settings.batch_max_size,
+            wait_ms=settings.batch_wait_ms,
+            workers=settings.batch_workers,
+        ),
         vault=Vault(settings.fernet_key()),
         limiter=RateLimiter(settings.rate_limit_per_minute),
     )

@@ -125,7 +125,7 @@ def find_label_issues(
             LogisticRegression(max_iter=1000, class_weight="balanced"),
             x[rows],
             y,
-            cv=5,
+            cv=StratifiedKFold(5, shuffle=True, random_state=0),
             method="predict_proba",
         )
         # Confident learning's pruning, restricted to labels the others make clearly unlikely: a new pattern

@@ -22,7 +22,7 @@ from training.examples import LabelledText
 class TrainingArguments:
     """Every knob of a training run. Logged to MLflow as-is, so a run can be reproduced from its params."""
 
-    epochs: float = 3.0
+    epochs: float = 4.0
     batch_size: int = 32
     learning_rate: float = 6e-5
     head_learning_rate: float = 2e-3

@@ -15,11 +15,11 @@ from evaluation.pii_eval import (
     Output,
     evaluate_pii,
     load_care_posts,
-    load_wnut_persons,
-    parse_markup,
     render_markdown,
     score_system,
 )
+from models.taxonomy import CATEGORIES
+from training.care_corpus import parse_markup
 
 FIXTURE = [
     "Special mention [[Sam Taylor|PERSON|staff]] for sitting with [[Mrs Hughes|PERSON|resident]] in "
@@ -36,22 +36,13 @@ def care_file(tmp_path: Path) -> Path:
     with path.open("w", encoding="utf-8") as fh:
         for i, marked in enumerate(FIXTURE):
             text, spans = parse_markup(marked)
-            ents = [
-                {
-                    "start": s.start,
-                    "end": s.end,
-                    "type": s.type,
-                    "role": s.role,
-                    "text": text[s.start : s.end],
-                }
-                for s in spans
-            ]
+            ents = spans
             fh.write(
                 json.dumps(
                     {
                         "id": f"t-{i}",
                         "text": text,
-                        "labels": {},
+                        "labels": dict.fromkeys(CATEGORIES, 0),
                         "entities": ents,
                         "split": "test",
                         "tags": [],
@@ -60,11 +51,6 @@ def care_file(tmp_path: Path) -> Path:
                 + "\n"
             )
     return path
-
-
-def test_parse_markup_offsets() -> None:
-    text, spans = parse_markup(FIXTURE[0])
-    assert [text[s.start : s.end] for s in spans] == ["Sam Taylor", "Mrs Hughes", "room 14"]
 
 
 class _Perfect:
@@ -94,17 +80,6 @@ def test_score_system_perfect(care_file: Path) -> None:
     assert result["resident_family_surviving"] == 0.0
     assert result["staff_names_kept"] == 1.0
     assert result["per_role"]["family"]["recall"] == 1.0
-
-
-def test_wnut_loader(tmp_path: Path) -> None:
-    p = tmp_path / "w.conll"
-    p.write_text(
-        "I\tO\nmet\tO\nJohn\tB-person\nSmith\tI-person\nin\tO\nParis\tB-location\n\nok\tO\n", encoding="utf-8"
-    )
-    ex = load_wnut_persons(p)
-    assert len(ex) == 2
-    assert [ex[0].text[s.start : s.end] for s in ex[0].gold] == ["John Smith"]
-    assert [ex[0].text[s.start : s.end] for s in ex[0].ignore] == ["Paris"]
 
 
 def test_evaluate_on_fixture(care_file: Path, tmp_path: Path) -> None:

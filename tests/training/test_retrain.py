@@ -43,7 +43,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, redactor):  # type: ignore[
         model_poll_seconds=0,
         use_onnx=False,
     )
-    train_and_register(_small_args(120), settings=settings)
+    train_and_register(_small_args(300), settings=settings)
     state = build_state(settings, analyzer_factory=lambda: redactor)
     with TestClient(create_app(settings, state=state)) as client:
         from tests.conftest import _wait_ready
@@ -109,7 +109,7 @@ def test_drift_is_learnt_promoted_and_served_without_restart(seeded) -> None:  #
     report = retrain(
         RetrainOptions(force=True, decision_repeats=8, recent_fraction=0.0, org="drift-org"),
         settings,
-        args=_small_args(120),
+        args=_small_args(150),
     )
     print(json.dumps({k: v for k, v in report.items() if k != "label_issues"}, indent=2, default=str))
     assert report["promoted"], report["refused_because"]
@@ -144,7 +144,7 @@ def test_poisoned_decisions_are_refused_by_the_gate(seeded) -> None:  # type: ig
     report = retrain(
         RetrainOptions(force=True, decision_repeats=8, recent_fraction=0.0, org="poison-org"),
         settings,
-        args=_small_args(120),
+        args=_small_args(150),
     )
     print(json.dumps({k: v for k, v in report.items() if k != "label_issues"}, indent=2, default=str))
     assert not report["promoted"]
