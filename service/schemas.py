@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import StrictStr as _StrictStr
 
 from models.taxonomy import CATEGORIES
+
+
+def _storable(value: str) -> str:
+    """Text every database can store: no NUL characters, no lone surrogates (PostgreSQL rejects both)."""
+    if "\x00" in value:
+        raise ValueError("contains NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("is not valid Unicode (lone surrogate)") from exc
+    return value
+
+
+#: A strict string that can be stored anywhere; every request body uses it for free text.
+StrictStr = Annotated[_StrictStr, AfterValidator(_storable)]
 
 Kind = Literal["post", "comment", "special_mention", "ooo"]
 DecisionName = Literal["allow", "allow_redacted", "hold", "escalate", "block"]

@@ -215,7 +215,12 @@ def retrain(
     if champion_ref is None:
         raise RuntimeError("no champion to challenge: run `carescreen train` first")
     champion_dir = registry.download_bundle(champion_ref, settings)
+    # Continued fine-tuning from the champion: a gentler learning rate than a fresh run, so the challenger
+    # learns the new decisions without drifting on what the champion already does well.
     args = args or TrainingArguments(epochs=1.0, external_per_corpus=200)
+    args.learning_rate = min(args.learning_rate, 2e-5)
+    args.head_learning_rate = min(args.head_learning_rate, 5e-4)
+    args.warmup_ratio = 0.0
     args.init_from = str(champion_dir)
     if opts.epochs:
         args.epochs = opts.epochs

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from service.deps import Poster, SessionDep, StateDep
-from service.schemas import ReviewRef
+from service.schemas import ReviewRef, StrictStr
 from storage import crud
 
 router = APIRouter(prefix="/v1/posts", tags=["screen"])
