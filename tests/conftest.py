@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
 
@@ -65,11 +66,11 @@ def _database_urls() -> list[str]:
     return ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 
 
-@pytest.fixture(params=_database_urls())
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database per test: SQLite file, or a fresh schema in PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.db'}"
+@contextmanager
+def _fresh_database(kind: str, tmp: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, or a fresh schema in PostgreSQL dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp / 'test.db'}"
         return
     import sqlalchemy as sa
 
@@ -79,25 +80,64 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in POSTGRES_URL else "?"
-    yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    try:
+        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _test_settings(tmp: Path, database_url: str):  # type: ignore[no-untyped-def]
+    from carescreen.config import Settings
+
+    return Settings(
+        var_dir=tmp / "var",
+        database_url=database_url,
+        secret_key="test-secret",
+        model_poll_seconds=0,
+        mlflow_tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}",
+        mlflow_artifact_root=tmp / "mlruns",
+        batch_wait_ms=2.0,
+    )
+
+
+@pytest.fixture(params=_database_urls())
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database per test: SQLite file, or a fresh schema in PostgreSQL."""
+    with _fresh_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str):  # type: ignore[no-untyped-def]
-    from carescreen.config import Settings
+    return _test_settings(tmp_path, database_url)
 
-    return Settings(
-        var_dir=tmp_path / "var",
-        database_url=database_url,
-        secret_key="test-secret",
-        model_poll_seconds=0,
-        mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
-        mlflow_artifact_root=tmp_path / "mlruns",
-        batch_wait_ms=2.0,
-    )
+
+@pytest.fixture(scope="module", params=_database_urls())
+def shared(request, tmp_path_factory, redactor):  # type: ignore[no-untyped-def]
+    """One service per module and database, for suites whose cases do not depend on what else is stored
+    (errors, authorisation): fast, while every case still uses its own keys."""
+    from types import SimpleNamespace
+
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.state import build_state
+    from storage import crud
+
+    tmp = tmp_path_factory.mktemp("shared")
+    with _fresh_database(request.param, tmp) as url:
+        settings = _test_settings(tmp, url)
+        state = build_state(settings, classifier_loader=KeywordClassifier, analyzer_factory=lambda: redactor)
+        with TestClient(create_app(settings, state=state)) as c:
+            _wait_ready(c)
+
+            def make_key(org: str = "org-a", role: str = "poster") -> str:
+                with state.require_db().session() as s:
+                    return crud.create_api_key(s, org=org, role=role)[1]
+
+            yield SimpleNamespace(client=c, make_key=make_key, state=state)
 
 
 @pytest.fixture

@@ -4,61 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
-from types import SimpleNamespace
 
 import pytest
 
 from models.policy import DECISIONS
-from tests.conftest import POSTGRES_URL, KeywordClassifier, _wait_ready, auth
-
-
-# Error handling does not depend on what is stored, so one service per module and database keeps these
-# (many) cases fast; every case still uses its own keys.
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"])
-def shared(request, tmp_path_factory, redactor):  # type: ignore[no-untyped-def]
-    import sqlalchemy as sa
-    from fastapi.testclient import TestClient
-
-    from carescreen.config import Settings
-    from service.app import create_app
-    from service.state import build_state
-    from storage import crud
-
-    tmp = tmp_path_factory.mktemp("errors")
-    schema = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp / 'test.db'}"
-    else:
-        assert POSTGRES_URL
-        schema = f"t_{uuid.uuid4().hex[:12]}"
-        admin = sa.create_engine(POSTGRES_URL)
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        sep = "&" if "?" in POSTGRES_URL else "?"
-        url = f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
-    settings = Settings(
-        var_dir=tmp / "var",
-        database_url=url,
-        secret_key="test-secret",
-        model_poll_seconds=0,
-        mlflow_tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}",
-        mlflow_artifact_root=tmp / "mlruns",
-        batch_wait_ms=2.0,
-    )
-    state = build_state(settings, classifier_loader=KeywordClassifier, analyzer_factory=lambda: redactor)
-    with TestClient(create_app(settings, state=state)) as c:
-        _wait_ready(c)
-
-        def make_key(org: str = "org-a", role: str = "poster") -> str:
-            with state.require_db().session() as s:
-                return crud.create_api_key(s, org=org, role=role)[1]
-
-        yield SimpleNamespace(client=c, make_key=make_key, state=state)
-    if schema is not None:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+from tests.conftest import auth
 
 
 @pytest.fixture

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import POSTGRES_URL, KeywordClassifier, _wait_ready, auth
+from tests.conftest import _wait_ready, auth
 
 ROLES = ("poster", "moderator", "safeguarding_lead", "admin")
 MOD = {"moderator", "safeguarding_lead", "admin"}
@@ -50,54 +49,6 @@ ROUTES: dict[str, tuple[str, str, object, set[str], bool]] = {
     "audit-export": ("GET", "/v1/audit/export", None, LEAD_ADMIN, False),
 }
 AUTHOR = "author-of-org-a-7731"
-
-
-# Authorisation does not depend on what else is stored, so one service per module and database keeps the
-# combinations fast; every combination gets its own keys and its own fresh org-a review item.
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"])
-def shared(request, tmp_path_factory, redactor):  # type: ignore[no-untyped-def]
-    import sqlalchemy as sa
-    from fastapi.testclient import TestClient
-
-    from carescreen.config import Settings
-    from service.app import create_app
-    from service.state import build_state
-    from storage import crud
-
-    tmp = tmp_path_factory.mktemp("authz")
-    schema = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp / 'test.db'}"
-    else:
-        assert POSTGRES_URL
-        schema = f"t_{uuid.uuid4().hex[:12]}"
-        admin = sa.create_engine(POSTGRES_URL)
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        sep = "&" if "?" in POSTGRES_URL else "?"
-        url = f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
-    settings = Settings(
-        var_dir=tmp / "var",
-        database_url=url,
-        secret_key="test-secret",
-        model_poll_seconds=0,
-        mlflow_tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}",
-        mlflow_artifact_root=tmp / "mlruns",
-        batch_wait_ms=2.0,
-    )
-    state = build_state(settings, classifier_loader=KeywordClassifier, analyzer_factory=lambda: redactor)
-    with TestClient(create_app(settings, state=state)) as c:
-        _wait_ready(c)
-
-        def make_key(org: str = "org-a", role: str = "poster") -> str:
-            with state.require_db().session() as s:
-                return crud.create_api_key(s, org=org, role=role)[1]
-
-        yield SimpleNamespace(client=c, make_key=make_key, state=state)
-    if schema is not None:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_every_v1_route_is_in_the_table(shared) -> None:  # type: ignore[no-untyped-def]
