@@ -140,17 +140,14 @@ def record_screening(
     session.flush()  # no ORM relationship: insert the screening before the review item that points at it
     item = None
     if review_priority is not None:
-        item = ReviewItem(
-            id=str(uuid.uuid4()),
+        item = _new_review_item(
             org=org,
-            screening_id=row.id,
-            status="pending",
+            screening=row,
             priority=review_priority,
-            priority_rank=PRIORITY_RANK[review_priority],
             risk=risk,
-            categories=list(categories),
-            created_at=now,
-            due_at=now + timedelta(minutes=sla_due_minutes),
+            categories=categories,
+            now=now,
+            sla_due_minutes=sla_due_minutes,
         )
         session.add(item)
     session.flush()
@@ -169,6 +166,31 @@ def record_screening(
         },
     )
     return row, item
+
+
+def _new_review_item(
+    *,
+    org: str,
+    screening: Screening,
+    priority: str,
+    risk: float,
+    categories: Sequence[str],
+    now: datetime,
+    sla_due_minutes: int,
+) -> ReviewItem:
+    """A pending review item for a stored screening, due by its SLA."""
+    return ReviewItem(
+        id=str(uuid.uuid4()),
+        org=org,
+        screening_id=screening.id,
+        status="pending",
+        priority=priority,
+        priority_rank=PRIORITY_RANK[priority],
+        risk=risk,
+        categories=list(categories),
+        created_at=now,
+        due_at=now + timedelta(minutes=sla_due_minutes),
+    )
 
 
 def review_for_screening(session: Session, *, screening_id: str) -> ReviewItem | None:
@@ -470,19 +492,15 @@ def open_review_for_reported_post(
     existing = review_for_screening(session, screening_id=scr.id)
     if existing is not None:
         return existing
-    now = utcnow()
     priority = "urgent" if urgent else "normal"
-    item = ReviewItem(
-        id=str(uuid.uuid4()),
+    item = _new_review_item(
         org=org,
-        screening_id=scr.id,
-        status="pending",
+        screening=scr,
         priority=priority,
-        priority_rank=PRIORITY_RANK[priority],
         risk=max(scr.scores.values(), default=0.0),
-        categories=list(scr.flags),
-        created_at=now,
-        due_at=now + timedelta(minutes=sla_due_minutes),
+        categories=scr.flags,
+        now=utcnow(),
+        sla_due_minutes=sla_due_minutes,
     )
     session.add(item)
     session.flush()
