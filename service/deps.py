@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from service.state import AppState, DatabaseUnavailable
 from storage import crud
+from storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -24,17 +25,22 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def get_session(state: StateDep) -> Iterator[Session]:
-    """One transaction per request; the database being down, or the commit failing (e.g. disk full), is a 503
-    (the caller must not publish, and a moderator must retry: nothing was stored)."""
+def db_or_503(state: AppState) -> Database:
+    """The database, or a 503 the caller must treat as "nothing happened, retry" (one place for that answer)."""
     try:
-        db = state.require_db()
-        with db.session() as s:
-            yield s
+        return state.require_db()
     except DatabaseUnavailable as exc:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable", headers={"Retry-After": "5"}
         ) from exc
+
+
+def get_session(state: StateDep) -> Iterator[Session]:
+    """One transaction per request; the database being down, or the commit failing (e.g. disk full), is a 503
+    (the caller must not publish, and a moderator must retry: nothing was stored)."""
+    try:
+        with db_or_503(state).session() as s:
+            yield s
     except SQLAlchemyError as exc:
         log.error("database failure: %s", type(exc).__name__)
         raise HTTPException(
@@ -76,14 +82,9 @@ def _bearer(request: Request) -> str:
 def authenticate_token(state: AppState, token: str) -> Principal:
     """Resolve a bearer key on every request (one indexed lookup), so a revoked key stops working at once."""
     try:
-        db = state.require_db()
-        with db.session() as s:
+        with db_or_503(state).session() as s:
             key = crud.authenticate(s, plaintext=token)
             principal = Principal(key.id, key.org, key.role) if key else None
-    except DatabaseUnavailable as exc:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable", headers={"Retry-After": "5"}
-        ) from exc
     except HTTPException:
         raise
     except Exception as exc:

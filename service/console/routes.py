@@ -40,10 +40,10 @@ from service.console.session import (
     set_login_csrf,
     start_session,
 )
-from service.deps import StateDep, authenticate_token
+from service.deps import StateDep, authenticate_token, db_or_503
 from service.reporting import SUPPRESSED, report_csv, risk_report
 from service.routes.reviews import sla_state
-from service.state import AppState, DatabaseUnavailable
+from service.state import AppState
 from storage import audit, crud
 from storage.tables import ReviewItem, utcnow
 
@@ -75,13 +75,7 @@ def static_files() -> StaticFiles:
 @contextmanager
 def _db(state: AppState) -> Iterator[Session]:
     """One committed transaction; a database outage is a 503 (never a half-done decision)."""
-    try:
-        db = state.require_db()
-    except DatabaseUnavailable as exc:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable", headers={"Retry-After": "5"}
-        ) from exc
-    with db.session() as s:
+    with db_or_503(state).session() as s:
         yield s
 
 
@@ -628,6 +622,16 @@ def _load_report(
     return report
 
 
+def _reporter(request: Request, state: AppState) -> ConsoleUser | Response:
+    """The signed-in lead or admin, or the response that sends anyone else away."""
+    user = current_user(request, state)
+    if user is None:
+        return _to_login()
+    if not user.can_report:
+        return _forbidden(request, user, "Reports are for the safeguarding lead and admins.")
+    return user
+
+
 @router.get("/reports", response_class=HTMLResponse)
 def reports(
     request: Request,
@@ -637,11 +641,9 @@ def reports(
     circle: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     """The safeguarding lead's risk report as a printable page with charts (leads and admins only)."""
-    user = current_user(request, state)
-    if user is None:
-        return _to_login()
-    if not user.can_report:
-        return _forbidden(request, user, "Reports are for the safeguarding lead and admins.")
+    user = _reporter(request, state)
+    if isinstance(user, Response):
+        return user
     d_from, d_to = _report_range(from_, to)
     circle = (circle or "").strip() or None
     report = _load_report(state, user, d_from, d_to, circle, "html")
@@ -690,11 +692,9 @@ def reports_csv(
     circle: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     """The same report as CSV, for the session (the /v1 route needs a bearer key)."""
-    user = current_user(request, state)
-    if user is None:
-        return _to_login()
-    if not user.can_report:
-        return _forbidden(request, user, "Reports are for the safeguarding lead and admins.")
+    user = _reporter(request, state)
+    if isinstance(user, Response):
+        return user
     d_from, d_to = _report_range(from_, to)
     report = _load_report(state, user, d_from, d_to, (circle or "").strip() or None, "csv")
     name = f"risk-report-{d_from.isoformat()}-{d_to.isoformat()}.csv"

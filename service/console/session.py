@@ -12,11 +12,11 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import HTTPException, Request, Response, status
+from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from service.deps import Principal
-from service.state import AppState, DatabaseUnavailable
+from service.deps import Principal, db_or_503
+from service.state import AppState
 from storage.tables import ApiKey
 
 SESSION_COOKIE = "cs_console"
@@ -87,13 +87,7 @@ def current_user(request: Request, state: AppState) -> ConsoleUser | None:
     data = _load_session(request, state)
     if data is None or data["r"] not in CONSOLE_ROLES:
         return None
-    try:
-        db = state.require_db()
-    except DatabaseUnavailable as exc:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable", headers={"Retry-After": "5"}
-        ) from exc
-    with db.session() as s:
+    with db_or_503(state).session() as s:
         key = s.get(ApiKey, int(data["k"]))
         if key is None or key.revoked_at is not None or key.org != data["o"] or key.role != data["r"]:
             return None
