@@ -29,6 +29,10 @@ class EntityAnalyzer(Protocol):
 
     def analyze(self, text: str, *, staff_names: Collection[str] = ()) -> list[Finding]: ...
 
+    def analyze_many(
+        self, texts: Sequence[str], *, staff_names: Sequence[Collection[str]] | None = None
+    ) -> list[list[Finding]]: ...
+
 
 @dataclass(frozen=True)
 class ScreenRequest:
@@ -69,30 +73,68 @@ class ScreeningPipeline:
         self.analyzer = analyzer
         self.policy = policy
 
-    def _find(self, request: ScreenRequest) -> tuple[list[Finding], list[Finding]]:
-        """Spans in the ORIGINAL text: analysed on a lightly folded copy ("D0ris"), then mapped back."""
-        norm = normalize(request.text, conservative=True)
-        redact: list[Finding] = []
-        kept: list[Finding] = []
-        for f in self.analyzer.analyze(norm.text, staff_names=request.staff_names):
-            start, end = norm.to_original(f.start, f.end)
-            mapped = Finding(type=f.type, start=start, end=end, score=f.score, role=f.role)
-            (kept if f.role == "staff" and f.type == "PERSON" else redact).append(mapped)
-        return _without_overlaps(redact), kept
+    def _find_many(
+        self, requests: Sequence[ScreenRequest]
+    ) -> list[tuple[list[Finding], list[Finding]] | None]:
+        """Spans in the ORIGINAL texts: analysed on lightly folded copies ("D0ris"), then mapped back.
+
+        One NLP pass for the whole batch; if that fails, each post is retried alone so that one bad post
+        degrades only itself. ``None`` marks a post whose PII stage failed.
+        """
+        norms = [normalize(r.text, conservative=True) for r in requests]
+        try:
+            per_post: list[list[Finding] | None] = list(
+                self.analyzer.analyze_many(
+                    [n.text for n in norms], staff_names=[r.staff_names for r in requests]
+                )
+            )
+        except Exception:
+            if len(requests) == 1:
+                log.exception("PII stage failed; failing closed")
+                per_post = [None]
+            else:
+                log.warning("batched PII analysis failed; retrying post by post", exc_info=True)
+                per_post = []
+                for n, r in zip(norms, requests, strict=True):
+                    try:
+                        per_post.append(self.analyzer.analyze(n.text, staff_names=r.staff_names))
+                    except Exception:
+                        log.exception("PII stage failed; failing closed")
+                        per_post.append(None)
+        out: list[tuple[list[Finding], list[Finding]] | None] = []
+        for norm, findings in zip(norms, per_post, strict=True):
+            if findings is None:
+                out.append(None)
+                continue
+            redact: list[Finding] = []
+            kept: list[Finding] = []
+            for f in findings:
+                start, end = norm.to_original(f.start, f.end)
+                mapped = Finding(type=f.type, start=start, end=end, score=f.score, role=f.role)
+                (kept if f.role == "staff" and f.type == "PERSON" else redact).append(mapped)
+            out.append((_without_overlaps(redact), kept))
+        return out
 
     def screen_many(self, requests: Sequence[ScreenRequest]) -> list[ScreenResult]:
-        """Screen several posts with one classifier forward pass (the unit of micro-batching)."""
+        """Screen several posts with one NLP pass and one classifier forward pass (the unit of micro-batching)."""
         degraded: list[list[str]] = [[] for _ in requests]
         found: list[tuple[list[Finding], list[Finding]]] = []
         model_inputs: list[str] = []
+        try:
+            spans = self._find_many(requests)
+        except Exception:  # normalisation itself failed: every post in the batch is held
+            log.exception("PII stage failed; failing closed")
+            spans = [None] * len(requests)
         for i, req in enumerate(requests):
-            try:
-                redact, kept = self._find(req)
-                redacted = apply_redactions(req.text, redact)
-            except Exception:
-                log.exception("PII stage failed; failing closed")
+            pair = spans[i]
+            redact: list[Finding]
+            kept: list[Finding]
+            if pair is None:
                 degraded[i].append("pii")
                 redact, kept, redacted = [], [], ""
+            else:
+                redact, kept = pair
+                redacted = apply_redactions(req.text, redact)
             found.append((redact, kept))
             # The classifier reads the redacted text: names are not evidence of risk. If redaction failed we
             # still classify the original, so a disclosure can still escalate; it is never published.

@@ -82,7 +82,7 @@ def _bearer(request: Request) -> str:
 def authenticate_token(state: AppState, token: str) -> Principal:
     """Resolve a bearer key on every request (one indexed lookup), so a revoked key stops working at once."""
     try:
-        with db_or_503(state).session() as s:
+        with db_or_503(state).read_session() as s:
             key = crud.authenticate(s, plaintext=token)
             principal = Principal(key.id, key.org, key.role) if key else None
     except HTTPException:

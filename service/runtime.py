@@ -174,13 +174,21 @@ class MicroBatcher:
         return await fut
 
     async def screen_many(self, requests: list[ScreenRequest]) -> list[ScreenResult]:
-        """A large batch (re-screening an archive): split across the workers so both cores are busy."""
+        """A large batch (re-screening an archive): cut into chunks of ``max_size``, ``workers`` in flight at
+        once, so one chunk's PII analysis (GIL-bound) overlaps the previous chunk's forward pass (ONNX Runtime,
+        GIL released) and both cores stay busy."""
         pipeline = self.holder.pipeline
         if pipeline is None:
             raise RuntimeError("model not loaded")
-        size = max(1, -(-len(requests) // self.workers))
+        size = max(1, self.max_size)
         chunks = [requests[i : i + size] for i in range(0, len(requests), size)]
-        parts = await asyncio.gather(*(asyncio.to_thread(pipeline.screen_many, c) for c in chunks))
+        gate = asyncio.Semaphore(self.workers)
+
+        async def run(chunk: list[ScreenRequest]) -> list[ScreenResult]:
+            async with gate:
+                return await asyncio.to_thread(pipeline.screen_many, chunk)
+
+        parts = await asyncio.gather(*(run(c) for c in chunks))
         return [r for part in parts for r in part]
 
     async def _run(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import HTTPException, status
@@ -62,24 +63,31 @@ def _db_unavailable(exc: Exception) -> HTTPException:
     )
 
 
-def lookup(state: AppState, principal: Principal, post_id: str) -> tuple[ScreenResponse | None, list[str]]:
-    """Idempotency check and the staff directory, in one short read transaction."""
+def lookup_many(
+    state: AppState, principal: Principal, post_ids: Sequence[str]
+) -> tuple[dict[str, ScreenResponse], list[str]]:
+    """Idempotency check for every post id and the staff directory, in one short read transaction."""
     try:
-        with state.require_db().session() as s:
-            row = crud.get_screening(s, org=principal.org, post_id=post_id)
-            if row is not None:
-                return response_from_row(row, crud.review_for_screening(s, screening_id=row.id)), []
-            return None, crud.staff_directory(s, org=principal.org)
+        with state.require_db().read_session() as s:
+            rows = crud.get_screenings(s, org=principal.org, post_ids=post_ids)
+            items = (
+                crud.reviews_for_screenings(s, screening_ids=[r.id for r in rows.values()]) if rows else {}
+            )
+            found = {pid: response_from_row(row, items.get(row.id)) for pid, row in rows.items()}
+            staff = crud.staff_directory(s, org=principal.org) if len(found) < len(set(post_ids)) else []
+            return found, staff
     except (DatabaseUnavailable, Exception) as exc:
         raise _db_unavailable(exc) from exc
 
 
-def store(
-    state: AppState, principal: Principal, body: ScreenBody, post_id: str, result: ScreenResult
-) -> ScreenResponse:
-    """Commit the screening (and review item) before answering: an acknowledged post is never lost."""
+def lookup(state: AppState, principal: Principal, post_id: str) -> tuple[ScreenResponse | None, list[str]]:
+    found, staff = lookup_many(state, principal, [post_id])
+    return found.get(post_id), staff
+
+
+def _fields(state: AppState, body: ScreenBody, result: ScreenResult) -> dict[str, Any]:
     anonymous = bool(body.anonymous)
-    fields: dict[str, Any] = {
+    return {
         "decision": result.decision,
         "priority": result.priority,
         "redacted_text": result.redacted_text,
@@ -99,39 +107,65 @@ def store(
         "author_enc": state.vault.encrypt(body.author_id) if anonymous and body.author_id else None,
         "original_enc": state.vault.encrypt(body.text),
     }
-    review_priority = (
-        None if result.decision in ("allow", "allow_redacted") else (result.priority or "normal")
-    )
-    risk = max(result.scores.values()) if result.scores else 0.0
+
+
+def store_many(
+    state: AppState, principal: Principal, posts: Sequence[tuple[ScreenBody, str, ScreenResult]]
+) -> list[ScreenResponse]:
+    """Commit the screenings (and review items) before answering, all in one transaction: an acknowledged
+    post is never lost, and a batch costs one commit instead of one per post."""
+    prepared = []
+    for body, post_id, result in posts:
+        review_priority = (
+            None if result.decision in ("allow", "allow_redacted") else (result.priority or "normal")
+        )
+        risk = max(result.scores.values()) if result.scores else 0.0
+        prepared.append((post_id, _fields(state, body, result), review_priority, risk, result))
     try:
-        with state.require_db().session() as s:
-            sla = crud.sla_minutes(
-                s,
-                org=principal.org,
-                priority=review_priority or "normal",
-                default_urgent=state.settings.sla_urgent_minutes,
-                default_normal=state.settings.sla_normal_minutes,
-            )
-            row, item = crud.record_screening(
-                s,
-                org=principal.org,
-                post_id=post_id,
-                fields=fields,
-                review_priority=review_priority,
-                risk=risk,
-                categories=result.flags or [r for r in result.reasons if ":" not in r],
-                sla_due_minutes=sla,
-                actor=principal.actor,
-            )
-            return response_from_row(row, item)
+        with state.require_db().write_session() as s:
+            sla = {
+                p: crud.sla_minutes(
+                    s,
+                    org=principal.org,
+                    priority=p,
+                    default_urgent=state.settings.sla_urgent_minutes,
+                    default_normal=state.settings.sla_normal_minutes,
+                )
+                for p in {pr or "normal" for _, _, pr, _, _ in prepared}
+            }
+            out = []
+            for post_id, fields, review_priority, risk, result in prepared:
+                row, item = crud.record_screening(
+                    s,
+                    org=principal.org,
+                    post_id=post_id,
+                    fields=fields,
+                    review_priority=review_priority,
+                    risk=risk,
+                    categories=result.flags or [r for r in result.reasons if ":" not in r],
+                    sla_due_minutes=sla[review_priority or "normal"],
+                    actor=principal.actor,
+                )
+                out.append(response_from_row(row, item))
+            return out
     except IntegrityError:
-        # The same post_id raced in from another request: answer with the stored decision.
+        if len(posts) > 1:
+            # A post_id raced in from another request: store the rest one by one, answering that one with
+            # the decision already stored.
+            return [r for post in posts for r in store_many(state, principal, [post])]
+        post_id = posts[0][1]
         existing, _ = lookup(state, principal, post_id)
         if existing is None:
             raise _db_unavailable(RuntimeError("idempotency conflict without a stored row")) from None
-        return existing
+        return [existing]
     except (DatabaseUnavailable, Exception) as exc:
         raise _db_unavailable(exc) from exc
+
+
+def store(
+    state: AppState, principal: Principal, body: ScreenBody, post_id: str, result: ScreenResult
+) -> ScreenResponse:
+    return store_many(state, principal, [(body, post_id, result)])[0]
 
 
 async def screen_one(state: AppState, principal: Principal, body: ScreenBody) -> ScreenResponse:
@@ -157,7 +191,8 @@ async def screen_one(state: AppState, principal: Principal, body: ScreenBody) ->
 async def screen_batch(
     state: AppState, principal: Principal, bodies: list[ScreenBody]
 ) -> list[ScreenResponse]:
-    """Same per-post semantics as ``screen_one``, with one forward pass for the posts not seen before."""
+    """Same per-post semantics as ``screen_one``; one lookup, one pipelined screening pass and one commit for
+    the whole batch."""
     from starlette.concurrency import run_in_threadpool
 
     for b in bodies:
@@ -165,15 +200,8 @@ async def screen_batch(
     post_ids = [b.post_id or str(uuid.uuid4()) for b in bodies]
     if len(set(post_ids)) != len(post_ids):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "post_id values in a batch must be unique")
-    out: list[ScreenResponse | None] = []
-    todo: list[int] = []
-    staff: list[str] = []
-    for i, pid in enumerate(post_ids):
-        existing, names = await run_in_threadpool(lookup, state, principal, pid)
-        out.append(existing)
-        if existing is None:
-            todo.append(i)
-            staff = names or staff
+    found, staff = await run_in_threadpool(lookup_many, state, principal, post_ids)
+    todo = [i for i, pid in enumerate(post_ids) if pid not in found]
     if todo:
         if state.holder.pipeline is None:
             raise HTTPException(
@@ -187,6 +215,11 @@ async def screen_batch(
                 for i in todo
             ]
         )
-        for i, r in zip(todo, results, strict=True):
-            out[i] = await run_in_threadpool(store, state, principal, bodies[i], post_ids[i], r)
-    return [r for r in out if r is not None]
+        stored = await run_in_threadpool(
+            store_many,
+            state,
+            principal,
+            [(bodies[i], post_ids[i], r) for i, r in zip(todo, results, strict=True)],
+        )
+        found.update({post_ids[i]: resp for i, resp in zip(todo, stored, strict=True)})
+    return [found[pid] for pid in post_ids]

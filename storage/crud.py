@@ -103,6 +103,27 @@ def get_screening(session: Session, *, org: str, post_id: str) -> Screening | No
     ).scalar_one_or_none()
 
 
+def get_screenings(session: Session, *, org: str, post_ids: Sequence[str]) -> dict[str, Screening]:
+    """Stored screenings by post id (one query per 500 ids): the batch endpoint's idempotency check."""
+    out: dict[str, Screening] = {}
+    ids = list(dict.fromkeys(post_ids))
+    for i in range(0, len(ids), 500):
+        rows = session.execute(
+            select(Screening).where(Screening.org == org, Screening.post_id.in_(ids[i : i + 500]))
+        ).scalars()
+        out.update({r.post_id: r for r in rows})
+    return out
+
+
+def reviews_for_screenings(session: Session, *, screening_ids: Sequence[str]) -> dict[str, ReviewItem]:
+    out: dict[str, ReviewItem] = {}
+    ids = list(dict.fromkeys(screening_ids))
+    for i in range(0, len(ids), 500):
+        rows = session.execute(select(ReviewItem).where(ReviewItem.screening_id.in_(ids[i : i + 500])))
+        out.update({r.screening_id: r for r in rows.scalars()})
+    return out
+
+
 def sla_minutes(
     session: Session, *, org: str, priority: str, default_urgent: int, default_normal: int
 ) -> int:

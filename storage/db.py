@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,8 +14,12 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
-def make_engine(url: str) -> Engine:
-    """Create the engine once per process (pooling: no per-request connection set-up)."""
+def make_engine(url: str, *, read_only: bool = False) -> Engine:
+    """Create the engine once per process (pooling: no per-request connection set-up).
+
+    ``read_only`` (SQLite): transactions start with a deferred BEGIN, a WAL snapshot that neither waits for
+    nor blocks the writer; the default engine takes the write lock up front (BEGIN IMMEDIATE).
+    """
     if url.startswith("sqlite"):
         if url.startswith("sqlite:///") and ":memory:" not in url:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -33,8 +38,8 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "begin")
         def _begin_immediate(conn: Any) -> None:
             # Take the write lock up front: read-then-write transactions (claims, the audit chain) never
-            # fail half-way with "database is locked".
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # fail half-way with "database is locked". Read-only engines only need a snapshot.
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -58,11 +63,34 @@ class Database:
             migrate(url)
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.is_sqlite = url.startswith("sqlite")
+        self.read_engine = make_engine(url, read_only=True) if self.is_sqlite else self.engine
+        self.read_sessionmaker = sessionmaker(self.read_engine, expire_on_commit=False)
+        self._write_lock = threading.Lock()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A transaction: committed on success, rolled back on any error."""
         with self.sessionmaker() as s, s.begin():
+            yield s
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A read-only transaction for hot paths (authentication, idempotency look-ups). On SQLite it is a WAL
+        snapshot: it never queues behind a writer's lock (and SQLite's sleeping busy handler)."""
+        with self.read_sessionmaker() as s, s.begin():
+            yield s
+
+    @contextmanager
+    def write_session(self) -> Iterator[Session]:
+        """``session`` for a hot write path called from many threads at once (storing screenings). On SQLite
+        the threads of this process queue on an in-process lock first, so they hand the database over at
+        once instead of backing off in SQLite's busy handler (1, 2, 5, 10... ms sleeps under contention)."""
+        if not self.is_sqlite:
+            with self.session() as s:
+                yield s
+            return
+        with self._write_lock, self.session() as s:
             yield s
 
     def ping(self) -> None:
@@ -73,3 +101,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()

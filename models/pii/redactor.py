@@ -12,7 +12,7 @@ import os
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")  # offline before presidio imports tldextract
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -164,9 +164,42 @@ class Redactor:
     # ------------------------------------------------------------------ analysis
     def analyze(self, text: str, *, staff_names: Collection[str] = ()) -> list[Finding]:
         """All identifier spans (redactable and staff), non-overlapping, offsets into ``text``."""
-        raw = self.analyzer.analyze(
-            text=text, language=self.language, entities=self.entities, score_threshold=0.0
+        return self.analyze_many([text], staff_names=[staff_names])[0]
+
+    def analyze_many(
+        self, texts: Sequence[str], *, staff_names: Sequence[Collection[str]] | None = None
+    ) -> list[list[Finding]]:
+        """``analyze`` for several posts: spaCy runs once over the batch (``nlp.pipe``), which costs about half
+        as much per post as one call per post; the recognizers then run per post on those NLP artifacts."""
+        names = list(staff_names) if staff_names is not None else [()] * len(texts)
+        if len(names) != len(texts):
+            raise ValueError("staff_names must have one entry per text")
+        if len(texts) == 1:
+            artifacts = [self.analyzer.nlp_engine.process_text(texts[0], self.language)]
+        else:
+            artifacts = [
+                a
+                for _, a in self.analyzer.nlp_engine.process_batch(  # type: ignore[misc]
+                    list(texts), language=self.language, batch_size=max(1, len(texts))
+                )
+            ]
+        return [
+            self._findings(text, self._raw(text, nlp), staff)
+            for text, nlp, staff in zip(texts, artifacts, names, strict=True)
+        ]
+
+    def _raw(self, text: str, nlp_artifacts: NlpArtifacts) -> list[RecognizerResult]:
+        return self.analyzer.analyze(
+            text=text,
+            language=self.language,
+            entities=self.entities,
+            score_threshold=0.0,
+            nlp_artifacts=nlp_artifacts,
         )
+
+    def _findings(
+        self, text: str, raw: list[RecognizerResult], staff_names: Collection[str]
+    ) -> list[Finding]:
         results = [r for r in raw if r.score >= self.thresholds.get(r.entity_type, 0.5)]
 
         staff_spans: list[tuple[int, int]] = []

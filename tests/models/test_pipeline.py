@@ -102,6 +102,7 @@ def test_pii_fault_fails_closed(redactor, monkeypatch) -> None:  # type: ignore[
         raise RuntimeError("pii down")
 
     monkeypatch.setattr(redactor, "analyze", boom)
+    monkeypatch.setattr(redactor, "analyze_many", boom)
     p = ScreeningPipeline(classifier=KeywordClassifier(), analyzer=redactor, policy=default_policy())
     calm, disclosure = p.screen_many(
         [ScreenRequest(text="Doris enjoyed the garden"), ScreenRequest(text="Doris has a bruise")]
@@ -109,6 +110,39 @@ def test_pii_fault_fails_closed(redactor, monkeypatch) -> None:  # type: ignore[
     assert calm.decision == "hold" and calm.degraded == ["pii"] and calm.redacted_text == ""
     assert disclosure.decision == "escalate" and disclosure.redacted_text == ""
     assert calm.decision not in PUBLISHABLE
+
+
+def test_one_failing_post_in_a_batch_degrades_only_itself(redactor, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The batched NLP pass failing falls back to post-by-post analysis: the others are still screened."""
+    real_many = redactor.analyze_many
+
+    def many_boom(*a, **k):  # type: ignore[no-untyped-def]
+        raise RuntimeError("batch failed")
+
+    def analyze(text, **k):  # type: ignore[no-untyped-def]
+        if "poison" in text:
+            raise RuntimeError("this post breaks the PII engine")
+        return real_many([text], staff_names=[k.get("staff_names", ())])[0]
+
+    monkeypatch.setattr(redactor, "analyze_many", many_boom)
+    monkeypatch.setattr(redactor, "analyze", analyze)
+    p = ScreeningPipeline(classifier=KeywordClassifier(), analyzer=redactor, policy=default_policy())
+    ok, bad = p.screen_many(
+        [ScreenRequest(text="Doris Pike in room 4 enjoyed the garden"), ScreenRequest(text="poison post")]
+    )
+    assert ok.degraded == [] and "Doris" not in ok.redacted_text and ok.entities
+    assert bad.degraded == ["pii"] and bad.decision == "hold" and bad.redacted_text == ""
+
+
+def test_batched_analysis_matches_one_by_one(redactor) -> None:  # type: ignore[no-untyped-def]
+    """``analyze_many`` (one spaCy pass) finds exactly what ``analyze`` finds post by post."""
+    from training.care_corpus import load_posts
+
+    texts = [p.text for p in load_posts(split="test")][:60]
+    staff = [["Priya Sharma"]] * len(texts)
+    assert redactor.analyze_many(texts, staff_names=staff) == [
+        redactor.analyze(t, staff_names=s) for t, s in zip(texts, staff, strict=True)
+    ]
 
 
 def test_unjudgeable_posts_go_to_a_person(pipeline) -> None:  # type: ignore[no-untyped-def]

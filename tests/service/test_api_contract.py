@@ -226,3 +226,28 @@ def test_batch_same_semantics(client, poster):  # type: ignore[no-untyped-def]
     assert [x["decision"] for x in results] == [d for _, d, _ in CASES]
     again = client.post("/v1/screen", json=posts[2], headers=poster).json()
     assert again["review"]["id"] == results[2]["review"]["id"]
+
+
+def test_batch_mixes_stored_and_new_posts_in_order(client, poster, app_state):  # type: ignore[no-untyped-def]
+    """A batch larger than the micro-batch size (several pipelined chunks), with some posts already screened:
+    answers come back in request order, stored posts answer with their stored decision, nothing twice."""
+    from storage import crud
+
+    first = client.post("/v1/screen", json={"text": "you useless cow", "post_id": "mix-5"}, headers=poster)
+    texts = [t for t, _, _ in CASES]
+    posts = [{"text": texts[i % len(texts)], "post_id": f"mix-{i}"} for i in range(70)]
+    posts[5] = {"text": "a different text, same id: the stored answer wins", "post_id": "mix-5"}
+    r = client.post("/v1/screen/batch", json={"posts": posts}, headers=poster)
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [x["post_id"] for x in results] == [p["post_id"] for p in posts]
+    assert results[5] == first.json()
+    expected = {t: d for t, d, _ in CASES}
+    assert all(
+        x["decision"] == expected[p["text"]]
+        for x, p in zip(results, posts, strict=True)
+        if p["post_id"] != "mix-5"
+    )
+    with app_state.require_db().session() as s:
+        stored = crud.get_screenings(s, org="org-a", post_ids=[p["post_id"] for p in posts])
+    assert len(stored) == 70

@@ -126,12 +126,13 @@ def _assert_503(r) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_database_down_is_503_never_allow(client, poster, app_state, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(app_state.db, "session", _operational_error)
+    for method in ("session", "read_session", "write_session"):
+        monkeypatch.setattr(app_state.db, method, _operational_error)
     for text in TEXTS:
         _assert_503(client.post("/v1/screen", json={"text": text}, headers=poster))
 
 
-@pytest.mark.parametrize("stage", ["record_screening", "get_screening", "staff_directory", "sla_minutes"])
+@pytest.mark.parametrize("stage", ["record_screening", "get_screenings", "staff_directory", "sla_minutes"])
 def test_database_fails_mid_request(client, poster, moderator, app_state, monkeypatch, stage):  # type: ignore[no-untyped-def]
     from storage import crud
 

@@ -119,6 +119,11 @@ def test_record_screening_and_review(db: Database) -> None:
         assert item.due_at - item.created_at == timedelta(minutes=60)
         allowed = crud.get_screening(s, org="org-a", post_id="p2")
         assert allowed is not None and crud.review_for_screening(s, screening_id=allowed.id) is None
+        batch = crud.get_screenings(s, org="org-a", post_ids=["p1", "p2", "missing", "p1"])
+        assert {k: v.id for k, v in batch.items()} == {"p1": row.id, "p2": allowed.id}
+        assert crud.get_screenings(s, org="org-b", post_ids=["p1", "p2"]) == {}
+        items = crud.reviews_for_screenings(s, screening_ids=[row.id, allowed.id])
+        assert {k: v.id for k, v in items.items()} == {row.id: rid}
         assert [r.item.id for r in crud.list_reviews(s, org="org-a")] == [rid]
         assert crud.list_reviews(s, org="org-b") == []
         assert crud.get_review(s, org="org-b", review_id=rid) is None
