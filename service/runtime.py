@@ -153,6 +153,8 @@ class MicroBatcher:
         self.tasks: list[asyncio.Task[None]] = []
         self.batches = 0
         self.items = 0
+        #: Batches being screened right now (by any worker).
+        self.busy = 0
 
     def start(self) -> None:
         self.queue = asyncio.Queue()
@@ -196,16 +198,22 @@ class MicroBatcher:
         while True:
             first = await self.queue.get()
             batch = [first]
-            deadline = time.monotonic() + self.wait
-            while len(batch) < self.max_size:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self.queue.get(), remaining))
-                except TimeoutError:
-                    break
+            while len(batch) < self.max_size and not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            # Wait for more only under load (another worker busy): a lone request is screened at once rather
+            # than paying ``wait_ms`` for company that is not coming.
+            if self.busy and len(batch) < self.max_size:
+                deadline = time.monotonic() + self.wait
+                while len(batch) < self.max_size:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    try:
+                        batch.append(await asyncio.wait_for(self.queue.get(), remaining))
+                    except TimeoutError:
+                        break
             pipeline = self.holder.pipeline
+            self.busy += 1
             try:
                 if pipeline is None:
                     raise RuntimeError("model not loaded")
@@ -219,3 +227,5 @@ class MicroBatcher:
                 for p in batch:
                     if not p.future.done():
                         p.future.set_exception(exc)
+            finally:
+                self.busy -= 1

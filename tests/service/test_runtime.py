@@ -1,0 +1,101 @@
+"""The micro-batcher: concurrent posts share a forward pass; a lone post does not wait for company; an archive
+batch is cut into pipelined chunks; a failing batch fails every post in it (never a silent allow)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from models.pipeline import ScreenRequest
+from service.runtime import MicroBatcher
+
+
+@dataclass
+class _SlowPipeline:
+    """Stands in for ScreeningPipeline: records batch sizes, takes ``delay`` per call."""
+
+    delay: float = 0.05
+    fail: bool = False
+    sizes: list[int] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def screen_many(self, requests: list[ScreenRequest]) -> list[Any]:
+        with self.lock:
+            self.sizes.append(len(requests))
+        time.sleep(self.delay)
+        if self.fail:
+            raise RuntimeError("model exploded")
+        return [f"screened:{r.text}" for r in requests]
+
+
+@dataclass
+class _Holder:
+    pipeline: Any
+
+
+def _run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+def test_concurrent_posts_share_batches_and_keep_their_own_answers() -> None:
+    pipeline = _SlowPipeline()
+
+    async def main() -> list[Any]:
+        batcher = MicroBatcher(_Holder(pipeline), max_size=32, wait_ms=20, workers=2)  # type: ignore[arg-type]
+        batcher.start()
+        try:
+            return await asyncio.gather(*(batcher.screen(ScreenRequest(f"post {i}")) for i in range(60)))
+        finally:
+            await batcher.stop()
+
+    results = _run(main())
+    assert results == [f"screened:post {i}" for i in range(60)]
+    assert sum(pipeline.sizes) == 60 and max(pipeline.sizes) > 1 and len(pipeline.sizes) < 60
+
+
+def test_a_lone_post_does_not_wait_for_the_batch_window() -> None:
+    pipeline = _SlowPipeline(delay=0.0)
+
+    async def main() -> float:
+        batcher = MicroBatcher(_Holder(pipeline), max_size=32, wait_ms=5000, workers=2)  # type: ignore[arg-type]
+        batcher.start()
+        try:
+            started = time.monotonic()
+            await batcher.screen(ScreenRequest("hello"))
+            return time.monotonic() - started
+        finally:
+            await batcher.stop()
+
+    assert _run(main()) < 2.5  # a 5 s window would have been waited out in full
+    assert pipeline.sizes == [1]
+
+
+def test_archive_batches_are_cut_into_chunks_in_order() -> None:
+    pipeline = _SlowPipeline(delay=0.01)
+
+    async def main() -> list[Any]:
+        batcher = MicroBatcher(_Holder(pipeline), max_size=16, wait_ms=1, workers=2)  # type: ignore[arg-type]
+        return await batcher.screen_many([ScreenRequest(f"p{i}") for i in range(70)])
+
+    assert _run(main()) == [f"screened:p{i}" for i in range(70)]
+    assert sorted(pipeline.sizes) == [6, 16, 16, 16, 16]
+
+
+def test_a_failing_batch_fails_every_post_in_it() -> None:
+    pipeline = _SlowPipeline(fail=True)
+
+    async def main() -> list[Any]:
+        batcher = MicroBatcher(_Holder(pipeline), max_size=8, wait_ms=20, workers=1)  # type: ignore[arg-type]
+        batcher.start()
+        try:
+            return await asyncio.gather(
+                *(batcher.screen(ScreenRequest(f"p{i}")) for i in range(5)), return_exceptions=True
+            )
+        finally:
+            await batcher.stop()
+
+    results = _run(main())
+    assert len(results) == 5 and all(isinstance(r, RuntimeError) for r in results)
