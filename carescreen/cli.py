@@ -155,7 +155,9 @@ def cmd_retrain(args: argparse.Namespace) -> int:
         )
     )
     print(json.dumps(report, indent=2, default=str))
-    return 0
+    # Cron mails on a non-zero exit: a refused challenger (recall drop, macro-F1 drop, suspected poisoning)
+    # is exactly what an ML engineer should look at. Promoted or nothing to do: 0.
+    return 3 if report.get("refused_because") else 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -222,7 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     pu.add_argument("--days", type=int)
     pu.set_defaults(func=cmd_purge)
 
-    r = sub.add_parser("retrain", help="train a challenger on moderator decisions; promote only if it wins")
+    r = sub.add_parser(
+        "retrain",
+        help="train a challenger on moderator decisions; promote only if it wins (exit 3 when refused)",
+    )
     r.add_argument("--min-new-decisions", type=int, default=50)
     r.add_argument("--force", action="store_true")
     r.add_argument("--epochs", type=float)

@@ -87,7 +87,7 @@ def choose_thresholds(
         if c in recall_targets:
             pos = np.sort(p[y == 1])
             # highest threshold t with recall(t) >= target: keep at least ceil(target * n_pos) positives above t
-            k = int(np.ceil(recall_targets[c] * len(pos)))
+            k = int(np.ceil(recall_targets[c] * len(pos) - 1e-9))
             t = float(pos[len(pos) - k]) if k > 0 else default
             out[c] = float(min(max(t - 1e-6, 1e-4), 0.99))
             continue
@@ -102,3 +102,44 @@ def choose_thresholds(
                 best_t, best_f1 = float(t), f1
         out[c] = float(min(max(best_t - 1e-6, 1e-4), 0.99))
     return out
+
+
+def paired_bootstrap(
+    targets: np.ndarray,
+    mask: np.ndarray,
+    pred_a: np.ndarray,
+    pred_b: np.ndarray,
+    *,
+    categories: tuple[str, ...] = (),
+    n: int = 2000,
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
+    """95% intervals of (b - a) for macro-F1 and each named category's recall, resampling the same posts for
+    both models. It tells a reader of a gate report whether a difference is larger than the test set can
+    resolve (on 43 self-harm positives one post is 0.023 of recall)."""
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(len(targets), np.full(len(targets), 1.0 / len(targets)), size=n).astype(float)
+    y = (targets > 0) & (mask > 0)
+    neg = (targets == 0) & (mask > 0)
+
+    def counts(pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        p = pred.astype(bool)
+        return weights @ (p & y), weights @ (p & neg), weights @ (~p & y)
+
+    def f1_recall(pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        tp, fp, fn = counts(pred)
+        f1 = np.divide(2 * tp, 2 * tp + fp + fn, out=np.zeros_like(tp), where=(2 * tp + fp + fn) > 0)
+        recall = np.divide(tp, tp + fn, out=np.zeros_like(tp), where=(tp + fn) > 0)
+        return f1, recall
+
+    support = y.sum(axis=0) > 0
+    f1_a, rec_a = f1_recall(pred_a)
+    f1_b, rec_b = f1_recall(pred_b)
+    diffs = {"macro_f1": f1_b[:, support].mean(axis=1) - f1_a[:, support].mean(axis=1)}
+    for c in categories:
+        j = CATEGORIES.index(c)
+        diffs[f"{c}_recall"] = rec_b[:, j] - rec_a[:, j]
+    return {
+        k: {"low": float(np.percentile(d, 2.5)), "high": float(np.percentile(d, 97.5))}
+        for k, d in diffs.items()
+    }

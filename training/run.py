@@ -83,8 +83,19 @@ def train_and_register(
     settings: Settings | None = None,
     out_dir: Path | None = None,
     care_limit: int | None = None,
+    recall_floors: dict[str, float] | None = None,
+    threshold_caps: dict[str, float] | None = None,
+    inherit_thresholds: dict[str, float] | None = None,
 ) -> TrainOutcome:
-    """Train one model and (optionally) register it; the first model ever registered becomes champion."""
+    """Train one model and (optionally) register it; the first model ever registered becomes champion.
+
+    ``recall_floors`` raises the validation recall a category's threshold must reach (retraining passes the
+    champion's own validation recall); ``threshold_caps`` bounds a category's threshold from above (retraining
+    passes the champion's thresholds: a better-scoring challenger must not spend its gain on a stricter
+    threshold that gives up catches the champion made); ``inherit_thresholds`` are kept as they are (retraining
+    passes the champion's thresholds for the categories the new decisions bring no positives for: re-choosing
+    them on the same validation set only adds noise).
+    """
     started = time.time()
     settings = settings or get_settings()
     train_care = care_examples("train")
@@ -109,7 +120,13 @@ def train_and_register(
 
     val_probs = predict_module(module, tokenizer, [e.text for e in val], args.max_length)
     vt, vm = arrays(val)
-    thresholds = choose_thresholds(val_probs, vt, vm, args.recall_targets)
+    targets_for_thresholds = dict(args.recall_targets)
+    for c, floor in (recall_floors or {}).items():
+        targets_for_thresholds[c] = max(targets_for_thresholds.get(c, 0.0), floor)
+    thresholds = choose_thresholds(val_probs, vt, vm, targets_for_thresholds)
+    for c, cap in (threshold_caps or {}).items():
+        thresholds[c] = min(thresholds[c], cap)
+    thresholds.update(inherit_thresholds or {})
     val_report = evaluate_probs(val, val_probs, thresholds)
     test_probs = predict_module(module, tokenizer, [e.text for e in test], args.max_length)
     test_report = evaluate_probs(test, test_probs, thresholds)

@@ -49,6 +49,10 @@ class TrainingArguments:
     device: str = "auto"
     #: Warm start: continue from this bundle's weights (retraining) instead of the base encoder.
     init_from: str | None = None
+    #: Learning without forgetting (only with ``init_from``): weight of a loss that keeps the warm-start
+    #: model's own scores on every training text, except the cells a moderator decision labels. A retrain
+    #: then learns what the decisions say without drifting on everything else. 0 disables it.
+    distill_weight: float = 0.0
     num_threads: int | None = None
     experiment_name: str = "carescreen"
 
@@ -108,6 +112,22 @@ class Trainer:
         rng.shuffle(batches)
         return batches
 
+    def _teacher_targets(
+        self, module: Any, tokenizer: Any, examples: Sequence[LabelledText], label_mask: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The warm-start model's scores before any update (soft targets), and where they apply: everywhere
+        except the cells a moderator decision labels (there the decision is the new knowledge)."""
+        module.eval()
+        # Scores are computed once per distinct text (decisions are repeated several times per epoch).
+        distinct = list(dict.fromkeys(ex.text for ex in examples))
+        probs = predict_module(module, tokenizer, distinct, self.args.max_length)
+        row = {t: i for i, t in enumerate(distinct)}
+        teacher = probs[[row[ex.text] for ex in examples]].astype(np.float32)
+        distill_mask = np.ones_like(label_mask)
+        decisions = np.array([ex.source == "decisions" for ex in examples])
+        distill_mask[decisions] = 1.0 - label_mask[decisions]
+        return teacher, distill_mask
+
     def train(self, examples: Sequence[LabelledText]) -> tuple[Any, Any]:
         """Return (module, tokenizer) after training; the module is in eval mode on the CPU."""
         import torch
@@ -133,6 +153,9 @@ class Trainer:
         enc = tokenizer(texts, truncation=True, max_length=args.max_length)
         ids: list[list[int]] = enc["input_ids"]
         targets, mask = arrays(examples)
+        teacher, distill_mask = None, None
+        if args.init_from and args.distill_weight > 0:
+            teacher, distill_mask = self._teacher_targets(module, tokenizer, examples, mask)
         pos = (targets * mask).sum(0)
         neg = ((1 - targets) * mask).sum(0)
         pos_weight = np.clip(np.sqrt(neg / np.maximum(pos, 1)), 1.0, args.pos_weight_cap).astype(np.float32)
@@ -172,6 +195,10 @@ class Trainer:
                 t = torch.from_numpy(targets[batch]).to(device)
                 m = torch.from_numpy(mask[batch]).to(device)
                 loss = masked_bce_loss(logits, t, m, pos_weight=pw)
+                if teacher is not None and distill_mask is not None:
+                    soft = torch.from_numpy(teacher[batch]).to(device)
+                    dm = torch.from_numpy(distill_mask[batch]).to(device)
+                    loss = loss + args.distill_weight * masked_bce_loss(logits, soft, dm)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(module.parameters(), 1.0)
                 optim.step()
@@ -199,6 +226,7 @@ def predict_module(
 
     out: list[np.ndarray] = []
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    device = next(module.parameters()).device
     with torch.inference_mode():
         for i in range(0, len(order), batch_size):
             idx = order[i : i + batch_size]
@@ -209,7 +237,8 @@ def predict_module(
                 max_length=max_length,
                 return_tensors="pt",
             )
-            out.append(torch.sigmoid(module(enc["input_ids"], enc["attention_mask"])).numpy())
+            logits = module(enc["input_ids"].to(device), enc["attention_mask"].to(device))
+            out.append(torch.sigmoid(logits).cpu().numpy())
     probs = np.zeros((len(texts), len(CATEGORIES)), dtype=np.float32)
     if out:
         probs[order] = np.concatenate(out)

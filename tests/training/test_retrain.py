@@ -43,7 +43,9 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, redactor):  # type: ignore[
         model_poll_seconds=0,
         use_onnx=False,
     )
-    train_and_register(_small_args(150), settings=settings)
+    # 450 steps (about 3.5 epochs of the care corpus): a seed that has converged enough for a retrain to be
+    # judged on what it learnt rather than on a still-moving model (test macro-F1 about 0.76).
+    train_and_register(_small_args(450), settings=settings)
     state = build_state(settings, analyzer_factory=lambda: redactor)
     with TestClient(create_app(settings, state=state)) as client:
         from tests.conftest import _wait_ready
@@ -92,11 +94,6 @@ def _flag_rate(state, texts: list[str]) -> float:  # type: ignore[no-untyped-def
     return sum("safeguarding" in r.flags for r in results) / len(texts)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known gap (issue 7 open): the gate's strict 'recall must not drop' rule refuses challengers on a "
-    "one-post difference among 43 test self-harm positives; the loop up to the gate is exercised either way",
-)
 def test_drift_is_learnt_promoted_and_served_without_restart(seeded) -> None:  # type: ignore[no-untyped-def]
     from training import registry
     from training.retrain import RetrainOptions, retrain
@@ -112,7 +109,7 @@ def test_drift_is_learnt_promoted_and_served_without_restart(seeded) -> None:  #
     _moderate(client, poster, moderator, FIXTURE["clean"], dict.fromkeys(CATEGORIES, False), "drift-clean")
 
     report = retrain(
-        RetrainOptions(force=True, decision_repeats=8, recent_fraction=0.0, org="drift-org"),
+        RetrainOptions(force=True, recent_fraction=0.0, org="drift-org"),
         settings,
         args=_small_args(150),
     )
