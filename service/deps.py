@@ -18,7 +18,8 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # async: a plain attribute read must not cost a thread-pool hop on every request
     return request.app.state.cs  # type: ignore[no-any-return]
 
 
@@ -111,12 +112,14 @@ def _rate_limited(state: AppState, principal: Principal) -> Principal:
     return principal
 
 
-def get_principal(request: Request, state: StateDep) -> Principal:
-    return authenticate_token(state, _bearer(request))
+async def get_principal(request: Request, state: StateDep) -> Principal:
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(authenticate_token, state, _bearer(request))
 
 
 def require_roles(*roles: str):  # type: ignore[no-untyped-def]
-    def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    async def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if principal.role not in roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role!r} may not call this route")
         return principal
