@@ -119,6 +119,7 @@ class ScreeningPipeline:
         """Screen several posts with one NLP pass and one classifier forward pass (the unit of micro-batching)."""
         degraded: list[list[str]] = [[] for _ in requests]
         found: list[tuple[list[Finding], list[Finding]]] = []
+        redacted_texts: list[str] = []
         model_inputs: list[str] = []
         try:
             spans = self._find_many(requests)
@@ -136,6 +137,7 @@ class ScreeningPipeline:
                 redact, kept = pair
                 redacted = apply_redactions(req.text, redact)
             found.append((redact, kept))
+            redacted_texts.append(redacted)
             # The classifier reads the redacted text: names are not evidence of risk. If redaction failed we
             # still classify the original, so a disclosure can still escalate; it is never published.
             model_inputs.append(normalize(redacted if "pii" not in degraded[i] else req.text).text)
@@ -163,11 +165,10 @@ class ScreeningPipeline:
             verdict = self.policy.decide(
                 scores=scores, flags=flags, redacted=bool(redact), judgeable=judgeable, degraded=degraded[i]
             )
-            redacted_text = "" if "pii" in degraded[i] else apply_redactions(req.text, redact)
             results.append(
                 ScreenResult(
                     decision=verdict.decision,
-                    redacted_text=redacted_text,
+                    redacted_text=redacted_texts[i],
                     scores=scores,
                     flags=flags,
                     entities=redact,

@@ -114,13 +114,16 @@ def store_many(
 ) -> list[ScreenResponse]:
     """Commit the screenings (and review items) before answering, all in one transaction: an acknowledged
     post is never lost, and a batch costs one commit instead of one per post."""
-    prepared = []
-    for body, post_id, result in posts:
-        review_priority = (
-            None if result.decision in ("allow", "allow_redacted") else (result.priority or "normal")
+    prepared = [
+        (
+            post_id,
+            _fields(state, body, result),
+            None if result.decision in ("allow", "allow_redacted") else (result.priority or "normal"),
+            max(result.scores.values()) if result.scores else 0.0,
+            result.flags or [r for r in result.reasons if ":" not in r],
         )
-        risk = max(result.scores.values()) if result.scores else 0.0
-        prepared.append((post_id, _fields(state, body, result), review_priority, risk, result))
+        for body, post_id, result in posts
+    ]
     try:
         with state.require_db().write_session() as s:
             sla = {
@@ -134,7 +137,7 @@ def store_many(
                 for p in {pr or "normal" for _, _, pr, _, _ in prepared}
             }
             out = []
-            for post_id, fields, review_priority, risk, result in prepared:
+            for post_id, fields, review_priority, risk, categories in prepared:
                 row, item = crud.record_screening(
                     s,
                     org=principal.org,
@@ -142,7 +145,7 @@ def store_many(
                     fields=fields,
                     review_priority=review_priority,
                     risk=risk,
-                    categories=result.flags or [r for r in result.reasons if ":" not in r],
+                    categories=categories,
                     sla_due_minutes=sla[review_priority or "normal"],
                     actor=principal.actor,
                 )

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -98,28 +98,29 @@ def staff_directory(session: Session, *, org: str) -> list[str]:
 
 
 def get_screening(session: Session, *, org: str, post_id: str) -> Screening | None:
-    return session.execute(
-        select(Screening).where(Screening.org == org, Screening.post_id == post_id)
-    ).scalar_one_or_none()
+    return get_screenings(session, org=org, post_ids=[post_id]).get(post_id)
+
+
+def _chunks(ids: Sequence[str], size: int = 500) -> Iterator[list[str]]:
+    """Distinct ids in chunks small enough for any database's bound-parameter limit."""
+    distinct = list(dict.fromkeys(ids))
+    for i in range(0, len(distinct), size):
+        yield distinct[i : i + size]
 
 
 def get_screenings(session: Session, *, org: str, post_ids: Sequence[str]) -> dict[str, Screening]:
-    """Stored screenings by post id (one query per 500 ids): the batch endpoint's idempotency check."""
+    """Stored screenings by post id: the idempotency check of ``/v1/screen`` and ``/v1/screen/batch``."""
     out: dict[str, Screening] = {}
-    ids = list(dict.fromkeys(post_ids))
-    for i in range(0, len(ids), 500):
-        rows = session.execute(
-            select(Screening).where(Screening.org == org, Screening.post_id.in_(ids[i : i + 500]))
-        ).scalars()
-        out.update({r.post_id: r for r in rows})
+    for chunk in _chunks(post_ids):
+        rows = session.execute(select(Screening).where(Screening.org == org, Screening.post_id.in_(chunk)))
+        out.update({r.post_id: r for r in rows.scalars()})
     return out
 
 
 def reviews_for_screenings(session: Session, *, screening_ids: Sequence[str]) -> dict[str, ReviewItem]:
     out: dict[str, ReviewItem] = {}
-    ids = list(dict.fromkeys(screening_ids))
-    for i in range(0, len(ids), 500):
-        rows = session.execute(select(ReviewItem).where(ReviewItem.screening_id.in_(ids[i : i + 500])))
+    for chunk in _chunks(screening_ids):
+        rows = session.execute(select(ReviewItem).where(ReviewItem.screening_id.in_(chunk)))
         out.update({r.screening_id: r for r in rows.scalars()})
     return out
 
@@ -215,9 +216,7 @@ def _new_review_item(
 
 
 def review_for_screening(session: Session, *, screening_id: str) -> ReviewItem | None:
-    return session.execute(
-        select(ReviewItem).where(ReviewItem.screening_id == screening_id)
-    ).scalar_one_or_none()
+    return reviews_for_screenings(session, screening_ids=[screening_id]).get(screening_id)
 
 
 @dataclass(frozen=True)

@@ -141,29 +141,34 @@ def find_label_issues(
     return sorted(flagged)
 
 
-def _evaluate(classifier: TorchClassifier, examples: list[LabelledText]) -> dict[str, Any]:
+def _evaluate(
+    classifier: TorchClassifier, examples: list[LabelledText], probs: np.ndarray | None = None
+) -> dict[str, Any]:
     from training.run import evaluate_probs
 
     if not examples:
         return {}
-    probs = classifier.predict_proba([e.text for e in examples])
+    if probs is None:
+        probs = classifier.predict_proba([e.text for e in examples])
     return evaluate_probs(examples, probs, dict(classifier.thresholds))
 
 
 def _paired_intervals(
-    champion: TorchClassifier, challenger: TorchClassifier, examples: list[LabelledText]
+    champion_probs: np.ndarray,
+    challenger_probs: np.ndarray,
+    thresholds: tuple[dict[str, float], dict[str, float]],
+    examples: list[LabelledText],
 ) -> dict[str, dict[str, float]]:
     """Bootstrap intervals of challenger - champion on the frozen test split (reported beside the gate, which
     itself applies the rule as written: a reader sees whether a difference is more than one or two posts)."""
     from evaluation.metrics import paired_bootstrap
     from training.trainer import arrays
 
-    texts = [e.text for e in examples]
     targets, mask = arrays(examples)
-    preds = []
-    for model in (champion, challenger):
-        thr = np.array([model.thresholds[c] for c in CATEGORIES])
-        preds.append(model.predict_proba(texts) >= thr)
+    preds = [
+        probs >= np.array([thr[c] for c in CATEGORIES])
+        for probs, thr in zip((champion_probs, challenger_probs), thresholds, strict=True)
+    ]
     return paired_bootstrap(targets, mask, preds[0], preds[1], categories=GATED)
 
 
@@ -290,20 +295,25 @@ def retrain(
     test = care_examples("test")
     recent = [ex for ex, _ in recent_rows]
     challenger = TorchClassifier(Path(outcome.bundle_dir))
+    test_texts = [e.text for e in test]
+    champion_probs = champion.predict_proba(test_texts)
+    challenger_probs = challenger.predict_proba(test_texts)
     comparison: dict[str, dict[str, Any]] = {
         "champion": {
             "version": champion_ref.version,
-            "test": _evaluate(champion, test),
+            "test": _evaluate(champion, test, champion_probs),
             "recent": _evaluate(champion, recent),
         },
         "challenger": {
             "version": outcome.version,
-            "test": _evaluate(challenger, test),
+            "test": _evaluate(challenger, test, challenger_probs),
             "recent": _evaluate(challenger, recent),
         },
     }
     reasons = gate(comparison["champion"]["test"], comparison["challenger"]["test"], opts.macro_f1_tolerance)
-    uncertainty = _paired_intervals(champion, challenger, test)
+    uncertainty = _paired_intervals(
+        champion_probs, challenger_probs, (champion.thresholds, challenger.thresholds), test
+    )
     if issue_fraction > opts.max_label_issue_fraction:
         reasons.append(
             f"{issue_fraction:.0%} of new decisions look mislabelled (> "
