@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from carescreen.config import Settings
 from models.classifier import Classifier, TorchClassifier
@@ -133,7 +134,13 @@ def _default_analyzer() -> EntityAnalyzer:
 @dataclass
 class _Pending:
     request: ScreenRequest
-    future: asyncio.Future[ScreenResult]
+    future: asyncio.Future[Any]
+    context: Any = None
+
+
+#: What the batch's worker thread does with the results before answering (``MicroBatcher.finish``): one
+#: value per post, or an exception for that post's caller.
+Finisher = Callable[[list[ScreenResult], list[Any]], list[Any]]
 
 
 class MicroBatcher:
@@ -144,8 +151,19 @@ class MicroBatcher:
     PII analysis (Python, holds the GIL) runs on the other core.
     """
 
-    def __init__(self, holder: ModelHolder, *, max_size: int, wait_ms: float, workers: int = 2) -> None:
+    def __init__(
+        self,
+        holder: ModelHolder,
+        *,
+        max_size: int,
+        wait_ms: float,
+        workers: int = 2,
+        finish: Finisher | None = None,
+    ) -> None:
         self.holder = holder
+        #: Runs in the batch's worker thread right after screening, with each post's ``context`` (the service
+        #: stores the whole micro-batch in one transaction here: a group commit, and no extra thread hop).
+        self.finish = finish
         self.max_size = max_size
         self.wait = wait_ms / 1000.0
         self.workers = max(1, workers)
@@ -168,11 +186,12 @@ class MicroBatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def screen(self, request: ScreenRequest) -> ScreenResult:
+    async def screen(self, request: ScreenRequest, context: Any = None) -> Any:
+        """The post's ``ScreenResult``; or, with a ``context`` and a ``finish`` hook, what ``finish`` made of it."""
         if self.queue is None:
             raise RuntimeError("batcher not started")
-        fut: asyncio.Future[ScreenResult] = asyncio.get_running_loop().create_future()
-        await self.queue.put(_Pending(request, fut))
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await self.queue.put(_Pending(request, fut, context))
         return await fut
 
     async def screen_many(self, requests: list[ScreenRequest]) -> list[ScreenResult]:
@@ -192,6 +211,17 @@ class MicroBatcher:
 
         parts = await asyncio.gather(*(run(c) for c in chunks))
         return [r for part in parts for r in part]
+
+    def _screen_and_finish(self, pipeline: ScreeningPipeline, batch: list[_Pending]) -> list[Any]:
+        results: list[Any] = pipeline.screen_many([p.request for p in batch])
+        if self.finish is None:
+            return results
+        owned = [i for i, p in enumerate(batch) if p.context is not None]
+        if owned:
+            finished = self.finish([results[i] for i in owned], [batch[i].context for i in owned])
+            for i, value in zip(owned, finished, strict=True):
+                results[i] = value
+        return results
 
     async def _run(self) -> None:
         assert self.queue is not None
@@ -217,11 +247,15 @@ class MicroBatcher:
             try:
                 if pipeline is None:
                     raise RuntimeError("model not loaded")
-                results = await asyncio.to_thread(pipeline.screen_many, [p.request for p in batch])
+                results = await asyncio.to_thread(self._screen_and_finish, pipeline, batch)
                 self.batches += 1
                 self.items += len(batch)
                 for p, r in zip(batch, results, strict=True):
-                    if not p.future.done():
+                    if p.future.done():
+                        continue
+                    if isinstance(r, BaseException):
+                        p.future.set_exception(r)
+                    else:
                         p.future.set_result(r)
             except Exception as exc:
                 for p in batch:

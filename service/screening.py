@@ -136,21 +136,23 @@ def store_many(
                 )
                 for p in {pr or "normal" for _, _, pr, _, _ in prepared}
             }
-            out = []
-            for post_id, fields, review_priority, risk, categories in prepared:
-                row, item = crud.record_screening(
-                    s,
-                    org=principal.org,
-                    post_id=post_id,
-                    fields=fields,
-                    review_priority=review_priority,
-                    risk=risk,
-                    categories=categories,
-                    sla_due_minutes=sla[review_priority or "normal"],
-                    actor=principal.actor,
-                )
-                out.append(response_from_row(row, item))
-            return out
+            stored = crud.record_screenings(
+                s,
+                org=principal.org,
+                actor=principal.actor,
+                screenings=[
+                    crud.NewScreening(
+                        post_id=post_id,
+                        fields=fields,
+                        review_priority=review_priority,
+                        risk=risk,
+                        categories=categories,
+                        sla_due_minutes=sla[review_priority or "normal"],
+                    )
+                    for post_id, fields, review_priority, risk, categories in prepared
+                ],
+            )
+            return [response_from_row(row, item) for row, item in stored]
     except IntegrityError:
         if len(posts) > 1:
             # A post_id raced in from another request: store the rest one by one, answering that one with
@@ -185,10 +187,32 @@ async def screen_one(state: AppState, principal: Principal, body: ScreenBody) ->
             "screening model not loaded; do not publish",
             headers={"Retry-After": "5"},
         )
-    result = await state.batcher.screen(
-        ScreenRequest(text=body.text, staff_names=staff, kind=body.kind or "post")
+    # Stored by the batch's worker thread (``store_screened``) before the answer: acknowledged means stored.
+    response: ScreenResponse = await state.batcher.screen(
+        ScreenRequest(text=body.text, staff_names=staff, kind=body.kind or "post"),
+        context=(principal, body, post_id),
     )
-    return await run_in_threadpool(store, state, principal, body, post_id, result)
+    return response
+
+
+def store_screened(state: AppState, results: list[ScreenResult], contexts: list[Any]) -> list[Any]:
+    """The micro-batcher's ``finish`` hook: store a micro-batch of single-post requests in one transaction per
+    caller (a group commit), answering each with its response, or with the exception its caller must raise."""
+    groups: dict[Principal, list[int]] = {}
+    for i, (principal, _, _) in enumerate(contexts):
+        groups.setdefault(principal, []).append(i)
+    out: list[Any] = [None] * len(results)
+    for principal, members in groups.items():
+        stored: list[Any]
+        try:
+            stored = store_many(
+                state, principal, [(contexts[i][1], contexts[i][2], results[i]) for i in members]
+            )
+        except Exception as exc:  # an HTTPException (503: do not publish) for every post of this caller
+            stored = [exc] * len(members)
+        for i, value in zip(members, stored, strict=True):
+            out[i] = value
+    return out
 
 
 async def screen_batch(

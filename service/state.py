@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from carescreen.config import Settings
 from models.classifier import Classifier
@@ -82,8 +83,10 @@ def build_state(
     classifier_loader: Callable[[], Classifier] | None = None,
     analyzer_factory: Callable[[], EntityAnalyzer] | None = None,
 ) -> AppState:
+    from service.screening import store_screened
+
     holder = ModelHolder(settings, classifier_loader=classifier_loader, analyzer_factory=analyzer_factory)
-    return AppState(
+    state = AppState(
         settings=settings,
         holder=holder,
         batcher=MicroBatcher(
@@ -95,3 +98,5 @@ def build_state(
         vault=Vault(settings.fernet_key()),
         limiter=RateLimiter(settings.rate_limit_per_minute),
     )
+    state.batcher.finish = partial(store_screened, state)
+    return state

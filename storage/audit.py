@@ -11,11 +11,12 @@ import csv
 import hashlib
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from storage.tables import AuditEntry, AuditHead, utcnow
@@ -62,33 +63,47 @@ def append(
     details: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Append within the caller's transaction, so the audited act and its entry commit together."""
+    return append_many(session, org=org, actor=actor, entries=[(action, subject, details or {})])[0]
+
+
+def append_many(
+    session: Session, *, org: str, actor: str, entries: Sequence[tuple[str, str, dict[str, Any]]]
+) -> list[AuditEntry]:
+    """Extend the chain by several ``(action, subject, details)`` entries: the head row is locked and moved
+    once, and the entries go in as one multi-row INSERT (a batch of screenings costs one chain extension)."""
+    if not entries:
+        return []
     head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
     if head is None:
         head = AuditHead(id=1, last_seq=0, last_hash=GENESIS)
         session.add(head)
         session.flush()
-    seq = head.last_seq + 1
     at = utcnow()
-    details = details or {}
-    digest = _entry_hash(
-        head.last_hash, seq=seq, org=org, at=at, actor=actor, action=action, subject=subject, details=details
-    )
-    entry = AuditEntry(
-        seq=seq,
-        org=org,
-        at=at,
-        actor=actor,
-        action=action,
-        subject=subject,
-        details=details,
-        prev_hash=head.last_hash,
-        hash=digest,
-    )
-    session.add(entry)
-    head.last_seq = seq
-    head.last_hash = digest
+    rows: list[dict[str, Any]] = []
+    prev, seq = head.last_hash, head.last_seq
+    for action, subject, details in entries:
+        seq += 1
+        digest = _entry_hash(
+            prev, seq=seq, org=org, at=at, actor=actor, action=action, subject=subject, details=details
+        )
+        rows.append(
+            {
+                "seq": seq,
+                "org": org,
+                "at": at,
+                "actor": actor,
+                "action": action,
+                "subject": subject,
+                "details": details,
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
+        prev = digest
+    session.execute(insert(AuditEntry), rows)
+    head.last_seq, head.last_hash = seq, prev
     session.flush()
-    return entry
+    return [AuditEntry(**r) for r in rows]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage import audit
@@ -143,6 +143,36 @@ def set_org_sla(
     session.merge(row)
 
 
+@dataclass(frozen=True)
+class NewScreening:
+    """One screening to store (``record_screenings``); ``review_priority`` None means it was published."""
+
+    post_id: str
+    fields: dict[str, Any]
+    review_priority: str | None
+    risk: float
+    categories: Sequence[str]
+    sla_due_minutes: int
+
+
+#: Column values a screening gets when ``fields`` leaves them out (the table's own defaults, made explicit so
+#: that every row of a multi-row INSERT has the same keys).
+_SCREENING_DEFAULTS: dict[str, Any] = {
+    "priority": None,
+    "kept": [],
+    "reasons": [],
+    "degraded": [],
+    "author_message": "",
+    "kind": "post",
+    "circle": None,
+    "anonymous": False,
+    "author_id": None,
+    "author_enc": None,
+    "original_enc": None,
+    "purged_at": None,
+}
+
+
 def record_screening(
     session: Session,
     *,
@@ -156,38 +186,94 @@ def record_screening(
     actor: str,
 ) -> tuple[Screening, ReviewItem | None]:
     """Store a screening and, when it is not published, its review item, plus the audit entry."""
+    new = NewScreening(post_id, fields, review_priority, risk, categories, sla_due_minutes)
+    return record_screenings(session, org=org, screenings=[new], actor=actor)[0]
+
+
+def record_screenings(
+    session: Session, *, org: str, screenings: Sequence[NewScreening], actor: str
+) -> list[tuple[Screening, ReviewItem | None]]:
+    """Store screenings, their review items and their audit entries: one multi-row INSERT per table and one
+    audit-chain extension, whatever the number of posts. Returns the rows as (unattached) ORM objects."""
     now = utcnow()
-    row = Screening(id=str(uuid.uuid4()), org=org, post_id=post_id, created_at=now, **fields)
-    session.add(row)
-    session.flush()  # no ORM relationship: insert the screening before the review item that points at it
-    item = None
-    if review_priority is not None:
-        item = _new_review_item(
-            org=org,
-            screening=row,
-            priority=review_priority,
-            risk=risk,
-            categories=categories,
-            now=now,
-            sla_due_minutes=sla_due_minutes,
+    rows: list[dict[str, Any]] = []
+    items: list[dict[str, Any] | None] = []
+    for new in screenings:
+        row = {**_SCREENING_DEFAULTS, **new.fields}
+        row.update(id=str(uuid.uuid4()), org=org, post_id=new.post_id, created_at=now)
+        rows.append(row)
+        items.append(
+            None
+            if new.review_priority is None
+            else _review_item_values(
+                org=org,
+                screening_id=row["id"],
+                priority=new.review_priority,
+                risk=new.risk,
+                categories=new.categories,
+                now=now,
+                sla_due_minutes=new.sla_due_minutes,
+            )
         )
-        session.add(item)
-    session.flush()
-    audit.append(
+    if not rows:
+        return []
+    session.execute(insert(Screening), rows)
+    pending = [i for i in items if i is not None]
+    if pending:
+        session.execute(insert(ReviewItem), pending)
+    audit.append_many(
         session,
         org=org,
         actor=actor,
-        action="screen",
-        subject=f"post:{post_id}",
-        details={
-            "decision": row.decision,
-            "flags": row.flags,
-            "model_version": row.model_version,
-            "policy_version": row.policy_version,
-            "review_id": item.id if item else None,
-        },
+        entries=[
+            (
+                "screen",
+                f"post:{row['post_id']}",
+                {
+                    "decision": row["decision"],
+                    "flags": row["flags"],
+                    "model_version": row["model_version"],
+                    "policy_version": row["policy_version"],
+                    "review_id": item["id"] if item else None,
+                },
+            )
+            for row, item in zip(rows, items, strict=True)
+        ],
     )
-    return row, item
+    return [
+        (Screening(**row), ReviewItem(**item) if item else None)
+        for row, item in zip(rows, items, strict=True)
+    ]
+
+
+def _review_item_values(
+    *,
+    org: str,
+    screening_id: str,
+    priority: str,
+    risk: float,
+    categories: Sequence[str],
+    now: datetime,
+    sla_due_minutes: int,
+) -> dict[str, Any]:
+    """Column values of a pending review item for a stored screening, due by its SLA."""
+    return {
+        "id": str(uuid.uuid4()),
+        "org": org,
+        "screening_id": screening_id,
+        "status": "pending",
+        "priority": priority,
+        "priority_rank": PRIORITY_RANK[priority],
+        "risk": risk,
+        "categories": list(categories),
+        "created_at": now,
+        "due_at": now + timedelta(minutes=sla_due_minutes),
+        "claimed_by": None,
+        "claimed_at": None,
+        "lease_expires_at": None,
+        "first_action_at": None,
+        "decided_at": None,
+    }
 
 
 def _new_review_item(
@@ -202,16 +288,15 @@ def _new_review_item(
 ) -> ReviewItem:
     """A pending review item for a stored screening, due by its SLA."""
     return ReviewItem(
-        id=str(uuid.uuid4()),
-        org=org,
-        screening_id=screening.id,
-        status="pending",
-        priority=priority,
-        priority_rank=PRIORITY_RANK[priority],
-        risk=risk,
-        categories=list(categories),
-        created_at=now,
-        due_at=now + timedelta(minutes=sla_due_minutes),
+        **_review_item_values(
+            org=org,
+            screening_id=screening.id,
+            priority=priority,
+            risk=risk,
+            categories=categories,
+            now=now,
+            sla_due_minutes=sla_due_minutes,
+        )
     )
 
 

@@ -67,7 +67,7 @@ class TrimmedSpacyNlpEngine(SpacyNlpEngine):
         if self.ner_labels:
             # Drop the NER labels no recognizer reads (CARDINAL, MONEY, ORG...) before Presidio maps them:
             # unmapped ones would otherwise log a warning per entity, per post.
-            labels = {label for nlp in self.nlp.values() for label in nlp.get_pipe("ner").labels}
+            labels = {label for nlp in self.nlp.values() for label in nlp.get_pipe("ner").labels}  # type: ignore[attr-defined]
             self.ner_model_configuration.labels_to_ignore = sorted(labels - self.ner_labels)
 
     def _doc_to_nlp_artifact(self, doc: Doc, language: str) -> NlpArtifacts:

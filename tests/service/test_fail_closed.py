@@ -132,7 +132,7 @@ def test_database_down_is_503_never_allow(client, poster, app_state, monkeypatch
         _assert_503(client.post("/v1/screen", json={"text": text}, headers=poster))
 
 
-@pytest.mark.parametrize("stage", ["record_screening", "get_screenings", "staff_directory", "sla_minutes"])
+@pytest.mark.parametrize("stage", ["record_screenings", "get_screenings", "staff_directory", "sla_minutes"])
 def test_database_fails_mid_request(client, poster, moderator, app_state, monkeypatch, stage):  # type: ignore[no-untyped-def]
     from storage import crud
 

@@ -152,7 +152,7 @@ def test_author_never_in_logs_even_on_failures(client, poster, classifier, app_s
     def fail(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("store failed")
 
-    monkeypatch.setattr(crud, "record_screening", fail)
+    monkeypatch.setattr(crud, "record_screenings", fail)
     r = client.post(
         "/v1/screen",
         json={"text": "Doris in room 4 has a bruise", "anonymous": True, "author_id": AUTHOR},

@@ -99,3 +99,41 @@ def test_a_failing_batch_fails_every_post_in_it() -> None:
 
     results = _run(main())
     assert len(results) == 5 and all(isinstance(r, RuntimeError) for r in results)
+
+
+def test_finish_hook_runs_once_per_batch_and_answers_each_caller_with_its_own_outcome() -> None:
+    """The service's group commit: ``finish`` sees the whole micro-batch (results and contexts) in the worker
+    thread; each caller gets its own value, an exception reaches only its own caller, and a post sent without a
+    context gets its plain result."""
+    pipeline = _SlowPipeline(delay=0.05)
+    calls: list[tuple[list[Any], list[Any]]] = []
+
+    def finish(results: list[Any], contexts: list[Any]) -> list[Any]:
+        calls.append((list(results), list(contexts)))
+        return [
+            ValueError(f"refused {c}") if c == "bad" else f"stored:{r}:{c}"
+            for r, c in zip(results, contexts, strict=True)
+        ]
+
+    async def main() -> list[Any]:
+        batcher = MicroBatcher(_Holder(pipeline), max_size=8, wait_ms=50, workers=1, finish=finish)  # type: ignore[arg-type]
+        batcher.start()
+        try:
+            return await asyncio.gather(
+                batcher.screen(ScreenRequest("a"), context="ctx-a"),
+                batcher.screen(ScreenRequest("b"), context="bad"),
+                batcher.screen(ScreenRequest("c")),
+                batcher.screen(ScreenRequest("d"), context="ctx-d"),
+                return_exceptions=True,
+            )
+        finally:
+            await batcher.stop()
+
+    a, b, c, d = _run(main())
+    assert a == "stored:screened:a:ctx-a" and d == "stored:screened:d:ctx-d"
+    assert isinstance(b, ValueError) and str(b) == "refused bad"
+    assert c == "screened:c"
+    # One call per batch, with only the posts that carried a context, in order.
+    assert sum(len(r) for r, _ in calls) == 3
+    assert [ctx for _, cs in calls for ctx in cs] == ["ctx-a", "bad", "ctx-d"]
+    assert len(calls) == len(pipeline.sizes) < 4  # concurrent posts were grouped

@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from storage import audit, crud
 from storage.crypto import Vault
 from storage.db import Database
-from storage.tables import ApiKey, Decision, utcnow
+from storage.tables import ApiKey, AuditEntry, Decision, utcnow
 
 
 @pytest.fixture
@@ -321,3 +321,32 @@ def test_purge_keeps_recent(db: Database) -> None:
     with db.session() as s:
         assert crud.purge_before(s, cutoff=utcnow() - timedelta(days=1), actor="t") == {}
         assert crud.get_screening(s, org="org-a", post_id="recent").original_enc == "enc"  # type: ignore[union-attr]
+
+
+def test_record_screenings_stores_a_batch_with_one_chain_extension(db: Database) -> None:
+    """The group commit's storage call: screenings, review items only for held posts, one audit entry each, in
+    order, and a chain that still verifies."""
+    batch = [
+        crud.NewScreening(
+            f"g{i}",
+            fields(decision="hold" if i % 2 else "allow"),
+            "normal" if i % 2 else None,
+            0.5,
+            ["toxicity"],
+            60,
+        )
+        for i in range(5)
+    ]
+    with db.session() as s:
+        stored = crud.record_screenings(s, org="org-a", screenings=batch, actor="test")
+        assert [row.post_id for row, _ in stored] == [f"g{i}" for i in range(5)]
+        assert [item is not None for _, item in stored] == [False, True, False, True, False]
+    with db.session() as s:
+        rows = crud.get_screenings(s, org="org-a", post_ids=[f"g{i}" for i in range(5)])
+        assert {k: v.id for k, v in rows.items()} == {row.post_id: row.id for row, _ in stored}
+        items = crud.reviews_for_screenings(s, screening_ids=[r.id for r in rows.values()])
+        assert sorted(i.id for i in items.values()) == sorted(item.id for _, item in stored if item)
+        entries = s.execute(select(AuditEntry).where(AuditEntry.action == "screen").order_by(AuditEntry.seq))
+        assert [e.subject for e in entries.scalars()] == [f"post:g{i}" for i in range(5)]
+        assert audit.verify(s).ok
+        assert crud.record_screenings(s, org="org-a", screenings=[], actor="test") == []
