@@ -167,12 +167,6 @@ def store_many(
         raise _db_unavailable(exc) from exc
 
 
-def store(
-    state: AppState, principal: Principal, body: ScreenBody, post_id: str, result: ScreenResult
-) -> ScreenResponse:
-    return store_many(state, principal, [(body, post_id, result)])[0]
-
-
 async def screen_one(state: AppState, principal: Principal, body: ScreenBody) -> ScreenResponse:
     from starlette.concurrency import run_in_threadpool
 
