@@ -16,6 +16,9 @@ import carescreen  # noqa: F401  (offline environment first)
 from models.taxonomy import CATEGORIES
 
 POSTGRES_URL = os.environ.get("CARESCREEN_TEST_POSTGRES_URL")
+# Hundreds of app start-ups in one test process: each heap freeze is a full collection of that process's large
+# heap. tests/service/test_runtime.py turns it on where it is the subject.
+os.environ.setdefault("CARESCREEN_GC_FREEZE", "false")
 
 
 class KeywordClassifier:

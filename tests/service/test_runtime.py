@@ -1,16 +1,22 @@
 """The micro-batcher: concurrent posts share a forward pass; a lone post does not wait for company; an archive
-batch is cut into pipelined chunks; a failing batch fails every post in it (never a silent allow)."""
+batch is cut into pipelined chunks; a failing batch fails every post in it (never a silent allow). The model
+holder freezes the loaded heap out of the cyclic GC and lets a replaced model go on reload."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from carescreen.config import Settings
 from models.pipeline import ScreenRequest
-from service.runtime import MicroBatcher
+from models.taxonomy import CATEGORIES
+from service.runtime import MicroBatcher, ModelHolder
 
 
 @dataclass
@@ -137,3 +143,63 @@ def test_finish_hook_runs_once_per_batch_and_answers_each_caller_with_its_own_ou
     assert sum(len(r) for r, _ in calls) == 3
     assert [ctx for _, cs in calls for ctx in cs] == ["ctx-a", "bad", "ctx-d"]
     assert len(calls) == len(pipeline.sizes) < 4  # concurrent posts were grouped
+
+
+class _CyclicClassifier:
+    """A classifier stand-in caught in a reference cycle, as real models are: only the cyclic GC can free it."""
+
+    thresholds = dict.fromkeys(CATEGORIES, 0.5)
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+        self.me = self
+
+    def predict_proba(self, texts: Any) -> Any:
+        raise NotImplementedError
+
+
+class _NoFindings:
+    version = "none"
+
+    def analyze(self, text: str, *, staff_names: Any = ()) -> list[Any]:
+        return []
+
+    def analyze_many(self, texts: Any, *, staff_names: Any = None) -> list[list[Any]]:
+        return [[] for _ in texts]
+
+
+def test_loading_freezes_the_heap_and_a_reload_lets_the_replaced_model_be_collected(tmp_path: Path) -> None:
+    versions = iter(["m/1", "m/2"])
+    holder = ModelHolder(
+        Settings(var_dir=tmp_path, gc_freeze=True),
+        classifier_loader=lambda: _CyclicClassifier(next(versions)),
+        analyzer_factory=_NoFindings,
+    )
+    gc.unfreeze()
+    try:
+        holder.load()
+        assert holder.model_version == "m/1"
+        assert gc.get_freeze_count() > 0
+        assert holder.pipeline is not None
+        first = weakref.ref(holder.pipeline.classifier)
+        assert gc.is_tracked(first())
+
+        assert holder.reload() == "m/2"
+        # Frozen objects are never collected; the reload unfroze the heap, so the old cyclic model went.
+        gc.collect()
+        assert first() is None
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
+def test_heap_freeze_can_be_turned_off(tmp_path: Path) -> None:
+    holder = ModelHolder(
+        Settings(var_dir=tmp_path, gc_freeze=False),
+        classifier_loader=lambda: _CyclicClassifier("m/1"),
+        analyzer_factory=_NoFindings,
+    )
+    gc.unfreeze()
+    holder.load()
+    assert holder.model_version == "m/1"
+    assert gc.get_freeze_count() == 0
