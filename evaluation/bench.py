@@ -347,7 +347,7 @@ def run_bench(
         results["batch"]["posts_per_s"] / results["naive"]["posts_per_s"]
     )
     results["gpu"] = gpu_report(posts(2048, seed=13), settings)
-    results["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    results["machine"] = {"cpus": os.cpu_count(), "cpu": cpu_summary(), "python": sys.version.split()[0]}
     md = render_markdown(results)
     (output_dir / "bench.json").write_text(json.dumps(results, indent=2))
     (output_dir / "bench.md").write_text(md + "\n")
@@ -361,12 +361,41 @@ def run_bench(
     return results
 
 
+def cpu_summary(cpuinfo: str | None = None) -> str:
+    """The CPU model and its widest vector/int8 instructions, e.g. "AMD EPYC, AVX-512 + VNNI".
+
+    Every figure of the benchmark depends on them: the same code measured 2.5x faster on an AVX-512 machine
+    than on an AVX2 one, so a table without them cannot be compared with another.
+    """
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return "unknown CPU"
+    model, flags = "unknown CPU", set[str]()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and model == "unknown CPU":
+            model = value.strip()
+        elif key.strip() == "flags" and not flags:
+            flags = set(value.split())
+    if "avx512f" in flags:
+        simd = "AVX-512"
+    elif "avx2" in flags:
+        simd = "AVX2"
+    else:
+        simd = "no AVX2"
+    vnni = " + VNNI" if flags & {"avx512_vnni", "avx_vnni"} else " (no VNNI)"
+    return f"{model}, {simd}{vnni}" if flags else model
+
+
 def render_markdown(r: dict[str, Any]) -> str:
     c1, c16, b, n = r["c1"], r["c16"], r["batch"], r["naive"]
     return "\n".join(
         [
             f"Measured by `carescreen bench` on {r.get('machine', {}).get('cpus', '?')} CPU cores "
-            f"({c1['requests']} posts per run, real care-corpus posts, SQLite, one service process serving "
+            f"({r.get('machine', {}).get('cpu', 'unknown CPU')}; "
+            f"{c1['requests']} posts per run, real care-corpus posts, SQLite, one service process serving "
             f"`{r.get('model_version')}`, ONNX {r.get('serving', {}).get('onnx_variant')} with "
             f"{r.get('serving', {}).get('onnx_threads')} intra-op thread(s)).",
             "",

@@ -31,6 +31,7 @@ def test_bench_runs_and_reports(tiny_model, tmp_path: Path) -> None:  # type: ig
     assert json.loads((tmp_path / "bench.json").read_text())["c1"] == r["c1"]
     md = (tmp_path / "bench.md").read_text()
     assert "| `/v1/screen`, concurrency 16 |" in md and "naive stack" in md
+    assert r["machine"]["cpu"] in md
 
 
 def test_classifier_throughput_runs_on_the_cpu(tiny_model) -> None:  # type: ignore[no-untyped-def]
@@ -39,3 +40,14 @@ def test_classifier_throughput_runs_on_the_cpu(tiny_model) -> None:  # type: ign
 
     out = classifier_throughput(posts(20), "cpu", batch_size=8, settings=tiny_model[0])
     assert out["device"] == "cpu" and out["posts"] == 20 and out["posts_per_s"] > 0
+
+
+def test_cpu_summary_names_the_model_and_the_vector_instructions_the_figures_depend_on() -> None:
+    from evaluation.bench import cpu_summary
+
+    zen4 = "processor\t: 0\nmodel name\t: AMD EPYC 9654\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n"
+    older = "model name\t: AMD EPYC 7B12\nflags\t\t: fpu sse avx2 fma\nmodel name\t: ignored\n"
+    assert cpu_summary(zen4) == "AMD EPYC 9654, AVX-512 + VNNI"
+    assert cpu_summary(older) == "AMD EPYC 7B12, AVX2 (no VNNI)"
+    assert cpu_summary("model name: Some ARM core\n") == "Some ARM core"
+    assert cpu_summary("") == "unknown CPU"
