@@ -86,12 +86,29 @@ def _module_class() -> type:
     return CareClassifierModule
 
 
-def build_module(dropout: float = 0.1):  # type: ignore[no-untyped-def]
+def build_module(dropout: float = 0.1, num_layers: int | None = None):  # type: ignore[no-untyped-def]
     """A fresh module initialised from the pinned base encoder (training starts here)."""
     from transformers import AutoModel
 
     encoder = AutoModel.from_pretrained(base_model_path())
+    if num_layers is not None:
+        keep_layers(encoder, num_layers)
     return _module_class()(encoder, int(encoder.config.hidden_size), dropout)
+
+
+def keep_layers(encoder, num_layers: int) -> None:  # type: ignore[no-untyped-def]
+    """Keep only the encoder's first ``num_layers`` transformer layers (layer dropping), in place.
+
+    The classifier's serving cost is proportional to its depth; ``TrainingArguments.num_layers`` trains such a
+    shallower model, on its own or as a student of a full one (DEVELOPMENT.md has what that cost in quality).
+    """
+    from torch import nn
+
+    depth = len(encoder.encoder.layer)
+    if not 1 <= num_layers <= depth:
+        raise ValueError(f"num_layers must be between 1 and {depth}, not {num_layers}")
+    encoder.encoder.layer = nn.ModuleList(list(encoder.encoder.layer)[:num_layers])
+    encoder.config.num_hidden_layers = num_layers
 
 
 def masked_bce_loss(logits, targets, mask, pos_weight=None):  # type: ignore[no-untyped-def]

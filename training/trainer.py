@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from models.classifier import base_model_path, build_module, masked_bce_loss
+from models.classifier import base_model_path, build_module, keep_layers, masked_bce_loss
 from models.taxonomy import CATEGORIES
 from training.examples import LabelledText
 
@@ -30,6 +30,9 @@ class TrainingArguments:
     warmup_ratio: float = 0.06
     dropout: float = 0.1
     max_length: int = 96
+    #: Encoder layers kept (None = all six). With ``init_from`` and ``distill_weight`` the shallower model is a
+    #: student of the warm-start one. Not the default: DEVELOPMENT.md, "Performance", has what it cost.
+    num_layers: int | None = None
     seed: int = 13
     max_steps: int | None = None
     #: Cap on examples drawn from each external corpus (None = all). Keeps the bootstrap inside 10 minutes.
@@ -147,7 +150,7 @@ class Trainer:
             module, tokenizer = warm.module.to(device), warm.tokenizer
         else:
             tokenizer = AutoTokenizer.from_pretrained(base_model_path())
-            module = build_module(dropout=args.dropout).to(device)
+            module = build_module(dropout=args.dropout, num_layers=args.num_layers).to(device)
 
         texts = [ex.text for ex in examples]
         enc = tokenizer(texts, truncation=True, max_length=args.max_length)
@@ -156,6 +159,9 @@ class Trainer:
         teacher, distill_mask = None, None
         if args.init_from and args.distill_weight > 0:
             teacher, distill_mask = self._teacher_targets(module, tokenizer, examples, mask)
+        if args.init_from and args.num_layers is not None:
+            # A shallower student of the warm-start model, whose scores (above) are then its soft targets.
+            keep_layers(module.encoder, args.num_layers)
         pos = (targets * mask).sum(0)
         neg = ((1 - targets) * mask).sum(0)
         pos_weight = np.clip(np.sqrt(neg / np.maximum(pos, 1)), 1.0, args.pos_weight_cap).astype(np.float32)

@@ -83,3 +83,38 @@ def test_served_onnx_path_agrees_with_pytorch_on_the_frozen_test_split(tiny_mode
     assert agreement["available"]
     assert agreement["max_abs_diff"] < 1e-4
     assert agreement["posts_with_changed_flags"] == 0
+
+
+def test_a_shallower_student_of_the_champion_trains_bundles_and_serves(tiny_model, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``num_layers`` with ``init_from``: the student keeps the teacher's first layers, learns from its scores,
+    and its bundle loads (PyTorch and the ONNX export agree) with only those layers."""
+    from training import registry
+    from training.run import train_and_register
+    from training.trainer import TrainingArguments
+
+    settings, _ = tiny_model
+    teacher = registry.download_bundle(registry.get_alias(registry.CHAMPION, settings), settings)
+    args = TrainingArguments(
+        max_steps=4,
+        batch_size=8,
+        external_per_corpus=16,
+        max_length=48,
+        init_from=str(teacher),
+        num_layers=2,
+        distill_weight=1.0,
+    )
+    outcome = train_and_register(args, register=False, out_dir=tmp_path / "student", care_limit=48)
+    student = TorchClassifier(outcome.bundle_dir)
+    assert len(student.module.encoder.encoder.layer) == 2
+    assert len(TorchClassifier(teacher).module.encoder.encoder.layer) == 6
+    texts = ["She had bruises on both arms and flinched when he came in", "OOO to Dave for the brews"]
+    torch_probs = student.predict_proba(texts)
+    assert np.abs(OnnxClassifier(outcome.bundle_dir).predict_proba(texts) - torch_probs).max() < 1e-4
+
+
+def test_num_layers_must_be_within_the_base_encoders_depth() -> None:
+    from models.classifier import build_module
+
+    for bad in (0, 7):
+        with pytest.raises(ValueError, match="num_layers"):
+            build_module(num_layers=bad)
