@@ -61,18 +61,18 @@ def append(
     action: str,
     subject: str,
     details: dict[str, Any] | None = None,
-) -> AuditEntry:
+) -> None:
     """Append within the caller's transaction, so the audited act and its entry commit together."""
-    return append_many(session, org=org, actor=actor, entries=[(action, subject, details or {})])[0]
+    append_many(session, org=org, actor=actor, entries=[(action, subject, details or {})])
 
 
 def append_many(
     session: Session, *, org: str, actor: str, entries: Sequence[tuple[str, str, dict[str, Any]]]
-) -> list[AuditEntry]:
+) -> None:
     """Extend the chain by several ``(action, subject, details)`` entries: the head row is locked and moved
     once, and the entries go in as one multi-row INSERT (a batch of screenings costs one chain extension)."""
     if not entries:
-        return []
+        return
     head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
     if head is None:
         head = AuditHead(id=1, last_seq=0, last_hash=GENESIS)
@@ -103,7 +103,6 @@ def append_many(
     session.execute(insert(AuditEntry), rows)
     head.last_seq, head.last_hash = seq, prev
     session.flush()
-    return [AuditEntry(**r) for r in rows]
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, update
@@ -155,22 +156,25 @@ class NewScreening:
     sla_due_minutes: int
 
 
-#: Column values a screening gets when ``fields`` leaves them out (the table's own defaults, made explicit so
-#: that every row of a multi-row INSERT has the same keys).
-_SCREENING_DEFAULTS: dict[str, Any] = {
-    "priority": None,
-    "kept": [],
-    "reasons": [],
-    "degraded": [],
-    "author_message": "",
-    "kind": "post",
-    "circle": None,
-    "anonymous": False,
-    "author_id": None,
-    "author_enc": None,
-    "original_enc": None,
-    "purged_at": None,
-}
+def _omitted_values(table: Any) -> dict[str, Callable[[], Any]]:
+    """For each column an INSERT may leave out, how to make what it would store: the column's own default, or
+    NULL. Read from the table definition, so a multi-row INSERT can give every row the same keys without
+    restating the table's defaults."""
+    out: dict[str, Callable[[], Any]] = {}
+    for col in table.columns:
+        default = col.default
+        if default is not None and default.is_callable:
+            out[col.key] = partial(default.arg, None)  # e.g. ``list``: a fresh value per row
+        elif (default is not None and default.is_scalar) or col.nullable:
+            out[col.key] = _constant(default.arg if default is not None else None)
+    return out
+
+
+def _constant(value: Any) -> Callable[[], Any]:
+    return lambda: value
+
+
+_SCREENING_OMITTED = _omitted_values(Screening.__table__)
 
 
 def record_screening(
@@ -199,7 +203,7 @@ def record_screenings(
     rows: list[dict[str, Any]] = []
     items: list[dict[str, Any] | None] = []
     for new in screenings:
-        row = {**_SCREENING_DEFAULTS, **new.fields}
+        row = {k: make() for k, make in _SCREENING_OMITTED.items() if k not in new.fields} | new.fields
         row.update(id=str(uuid.uuid4()), org=org, post_id=new.post_id, created_at=now)
         rows.append(row)
         items.append(
