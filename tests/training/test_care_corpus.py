@@ -38,6 +38,19 @@ def test_size_and_label_floors(posts: list[CarePost]) -> None:
     assert set(s["care_act_types"]) == set(CARE_ACT_TYPES)
 
 
+def test_identifiers_are_not_a_sign_of_no_safeguarding(posts: list[CarePost]) -> None:
+    """Disclosures that carry a resident's NHS number or date of birth are trained on, not only handovers: with
+    4 such posts against 73 identifier-only ones, a model learnt that an NHS number means "not safeguarding" and
+    published a bruising disclosure once the number was in it (data card, "Counts")."""
+    strong = {"NHS_NUMBER", "DATE_OF_BIRTH"}
+    disclosures = [
+        p
+        for p in posts
+        if p.split == "train" and p.labels["safeguarding"] and strong & {e["type"] for e in p.entities}
+    ]
+    assert len(disclosures) >= 20
+
+
 def test_templated_posts_are_a_small_minority(posts: list[CarePost]) -> None:
     assert stats(posts)["templated"] / len(posts) < 0.10
 
