@@ -111,7 +111,9 @@ def test_drift_is_learnt_promoted_and_served_without_restart(seeded) -> None:  #
     report = retrain(
         RetrainOptions(force=True, recent_fraction=0.0, org="drift-org"),
         settings,
-        args=_small_args(150),
+        # 300 steps: with 150, after the corpus gained 34 identifier-carrying disclosures, the challenger had not
+        # settled (test macro-F1 0.749 against the seed's 0.761) and the gate rightly refused it.
+        args=_small_args(300),
     )
     print(json.dumps({k: v for k, v in report.items() if k != "label_issues"}, indent=2, default=str))
     assert report["promoted"], report["refused_because"]
