@@ -51,7 +51,7 @@ def test_login_sets_a_safe_session_cookie(client, make_key):  # type: ignore[no-
     assert len(cookies) == 1
     cookie = cookies[0].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "max-age=28800" in cookie
-    assert key.lower() not in cookie and key.split("_")[2].lower() not in cookie  # never the API key
+    assert key.lower() not in cookie and key.split("_", 2)[2].lower() not in cookie  # never the API key
 
 
 def test_secure_flag_follows_settings(client, make_key, app_state):  # type: ignore[no-untyped-def]
