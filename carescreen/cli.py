@@ -105,6 +105,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_challenge(args: argparse.Namespace) -> int:
+    from evaluation.challenge_suite import pipeline_for_bundle, run_and_report, served_pipeline
+
+    if args.bundle:
+        pipeline = pipeline_for_bundle(Path(args.bundle), Path(args.bundle).name)
+    else:
+        pipeline = served_pipeline()
+    pipeline.read_parts = not args.whole_post_only
+    summary = run_and_report(pipeline, Path(args.output), name=args.name)
+    print(summary["markdown"])
+    return 0
+
+
 def cmd_evaluate_pii(args: argparse.Namespace) -> int:
     from evaluation.pii_eval import render_markdown, run
 
@@ -147,12 +160,14 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:
+    from evaluation.challenge_suite import challenge_gate
     from training.retrain import RetrainOptions, retrain
 
     report = retrain(
         RetrainOptions(
             min_new_decisions=args.min_new_decisions, force=args.force, epochs=args.epochs, org=args.org
-        )
+        ),
+        extra_gates=[] if args.no_challenge_gate else [challenge_gate],
     )
     print(json.dumps(report, indent=2, default=str))
     # Cron mails on a non-zero exit: a refused challenger (recall drop, macro-F1 drop, suspected poisoning)
@@ -211,6 +226,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--output", default="evaluation/reports")
     e.set_defaults(func=cmd_evaluate)
 
+    ch = sub.add_parser(
+        "challenge", help="the care challenge suite through the served pipeline, per functionality"
+    )
+    ch.add_argument("--output", default="evaluation/reports")
+    ch.add_argument("--name", default="challenge", help="report file stem")
+    ch.add_argument("--bundle", help="a model bundle directory instead of the champion")
+    ch.add_argument("--whole-post-only", action="store_true", help="ablation: score only the whole text")
+    ch.set_defaults(func=cmd_challenge)
+
     ep = sub.add_parser("evaluate-pii", help="span-level PII evaluation, ours beside vanilla Presidio")
     ep.add_argument("--output", default="evaluation/reports")
     ep.set_defaults(func=cmd_evaluate_pii)
@@ -232,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true")
     r.add_argument("--epochs", type=float)
     r.add_argument("--org")
+    r.add_argument(
+        "--no-challenge-gate",
+        action="store_true",
+        help="skip the challenge-suite rule (a refusal for any urgent functionality losing > 0.02)",
+    )
     r.set_defaults(func=cmd_retrain)
 
     rb = sub.add_parser("rollback", help="restore the previous champion")

@@ -18,6 +18,7 @@ from carescreen.config import Settings, get_settings
 from evaluation.metrics import category_metrics, choose_thresholds, summary
 from models.baseline import TfidfClassifier
 from models.classifier import Classifier, TorchClassifier
+from models.parts import score_posts
 from models.taxonomy import CATEGORIES
 from training.care_corpus import load_posts
 from training.corpora import load_corpus
@@ -116,7 +117,7 @@ def onnx_agreement(
     if not has_onnx(bundle, variant):
         return {"available": False}
     onnx = OnnxClassifier(bundle, variant=variant)
-    probs = onnx.predict_proba(texts)
+    probs = score_posts(onnx.predict_proba, texts).probs
     thr = np.array([thresholds[c] for c in CATEGORIES])
     changed = int(((probs >= thr) != (reference >= thr)).any(axis=1).sum())
     return {
@@ -138,11 +139,13 @@ def run_evaluation(output_dir: Path, settings: Settings | None = None) -> dict[s
     test = care_examples("test")
     texts = [e.text for e in test]
     started = time.time()
-    probs = model.predict_proba(texts)
+    probs = score_posts(model.predict_proba, texts).probs
     results: dict[str, Any] = {"model_version": label, "transformer": _report(test, probs, thresholds)}
     # What reading redacted text costs: the same model on the original (unredacted) test posts.
     originals = [p.text for p in load_posts(split="test")]
-    results["transformer_on_original_text"] = _report(test, model.predict_proba(originals), thresholds)
+    results["transformer_on_original_text"] = _report(
+        test, score_posts(model.predict_proba, originals).probs, thresholds
+    )
     baseline = train_baseline()
     base_probs = baseline.predict_proba(texts)
     results["baseline"] = _report(test, base_probs, baseline.thresholds)
@@ -156,7 +159,9 @@ def run_evaluation(output_dir: Path, settings: Settings | None = None) -> dict[s
     if olid:
         olid_texts = [e.text for e in olid]
         results["olid_test_macro_f1"] = {
-            "transformer": _olid(model.predict_proba(olid_texts), olid, thresholds["toxicity"]),
+            "transformer": _olid(
+                score_posts(model.predict_proba, olid_texts).probs, olid, thresholds["toxicity"]
+            ),
             "baseline": _olid(baseline.predict_proba(olid_texts), olid, baseline.thresholds["toxicity"]),
             "n": len(olid),
         }
@@ -164,8 +169,13 @@ def run_evaluation(output_dir: Path, settings: Settings | None = None) -> dict[s
     if onnx_probs is not None:
         curves["transformer (onnx int8)"] = onnx_probs
     _pr_curves(output_dir / "pr_curves.png", test, curves)
+    # The challenge suite, through the pipeline the service builds (not through ``model`` above).
+    from evaluation.challenge_suite import run_and_report, served_pipeline
+
+    suite = run_and_report(served_pipeline(settings), output_dir)
+    results["challenge"] = {k: v for k, v in suite.items() if k != "markdown"}
     results["seconds"] = time.time() - started
-    results["markdown"] = render_markdown(results)
+    results["markdown"] = render_markdown(results) + "\n" + suite["markdown"]
     (output_dir / "model.json").write_text(
         json.dumps({k: v for k, v in results.items() if k != "markdown"}, indent=2, default=float)
     )

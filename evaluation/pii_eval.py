@@ -166,7 +166,8 @@ def load_wnut_persons(root: Path, limit: int | None = None) -> list[Example]:
 
 # ---------------------------------------------------------------------------------------------------- systems
 class OursSystem:
-    """The CareScreen Redactor."""
+    """CareScreen's PII path exactly as ``/v1/screen`` runs it (``models.pipeline.redact``: conservative
+    normalisation, one analysis, spans mapped back to the original, typed placeholders)."""
 
     name = "carescreen"
 
@@ -178,7 +179,9 @@ class OursSystem:
         self.redactor = redactor
 
     def run(self, text: str, staff_names: Collection[str]) -> Output:
-        red = self.redactor.redact(text, staff_names=staff_names)
+        from models.pipeline import redact
+
+        red = redact(self.redactor, text, staff_names=staff_names)
         return Output(
             [Span(f.start, f.end, f.type, f.role) for f in red.findings],
             [Span(f.start, f.end, f.type, f.role) for f in red.kept],

@@ -14,8 +14,9 @@ from typing import Protocol
 import numpy as np
 
 from models.classifier import Classifier
-from models.normalize import is_judgeable, normalize
-from models.pii.findings import Finding, placeholder_for
+from models.normalize import Normalized, has_hidden_text, is_judgeable, normalize
+from models.parts import score_posts
+from models.pii.findings import Finding, Redaction, placeholder_for
 from models.policy import PolicyEngine
 from models.taxonomy import CATEGORIES
 
@@ -57,6 +58,8 @@ class ScreenResult:
     pii_version: str
     judgeable: bool = True
     degraded: list[str] = field(default_factory=list)
+    #: For each flag, the span of ``redacted_text`` (the sentence or window) whose score raised it.
+    evidence: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def apply_redactions(text: str, findings: Sequence[Finding]) -> str:
@@ -68,59 +71,31 @@ def apply_redactions(text: str, findings: Sequence[Finding]) -> str:
 
 
 class ScreeningPipeline:
-    def __init__(self, *, classifier: Classifier, analyzer: EntityAnalyzer, policy: PolicyEngine) -> None:
+    def __init__(
+        self,
+        *,
+        classifier: Classifier,
+        analyzer: EntityAnalyzer,
+        policy: PolicyEngine,
+        read_parts: bool = True,
+    ) -> None:
         self.classifier = classifier
         self.analyzer = analyzer
         self.policy = policy
+        #: False scores only the whole text (the pre-issue-23 behaviour), kept for ablations in evaluation.
+        self.read_parts = read_parts
 
     def _find_many(
         self, requests: Sequence[ScreenRequest]
     ) -> list[tuple[list[Finding], list[Finding]] | None]:
-        """Spans in the ORIGINAL texts: analysed on lightly folded copies ("D0ris"), then mapped back.
-
-        One NLP pass for the whole batch; if that fails, each post is retried alone so that one bad post
-        degrades only itself. ``None`` marks a post whose PII stage failed.
-        """
-        norms = [normalize(r.text, conservative=True) for r in requests]
-        try:
-            per_post: list[list[Finding] | None] = list(
-                self.analyzer.analyze_many(
-                    [n.text for n in norms], staff_names=[r.staff_names for r in requests]
-                )
-            )
-        except Exception:
-            if len(requests) == 1:
-                log.exception("PII stage failed; failing closed")
-                per_post = [None]
-            else:
-                log.warning("batched PII analysis failed; retrying post by post", exc_info=True)
-                per_post = []
-                for n, r in zip(norms, requests, strict=True):
-                    try:
-                        per_post.append(self.analyzer.analyze(n.text, staff_names=r.staff_names))
-                    except Exception:
-                        log.exception("PII stage failed; failing closed")
-                        per_post.append(None)
-        out: list[tuple[list[Finding], list[Finding]] | None] = []
-        for norm, findings in zip(norms, per_post, strict=True):
-            if findings is None:
-                out.append(None)
-                continue
-            redact: list[Finding] = []
-            kept: list[Finding] = []
-            for f in findings:
-                start, end = norm.to_original(f.start, f.end)
-                mapped = Finding(type=f.type, start=start, end=end, score=f.score, role=f.role)
-                (kept if f.role == "staff" and f.type == "PERSON" else redact).append(mapped)
-            out.append((_without_overlaps(redact), kept))
-        return out
+        return find_identifiers(self.analyzer, [r.text for r in requests], [r.staff_names for r in requests])
 
     def screen_many(self, requests: Sequence[ScreenRequest]) -> list[ScreenResult]:
         """Screen several posts with one NLP pass and one classifier forward pass (the unit of micro-batching)."""
         degraded: list[list[str]] = [[] for _ in requests]
         found: list[tuple[list[Finding], list[Finding]]] = []
         redacted_texts: list[str] = []
-        model_inputs: list[str] = []
+        model_inputs: list[Normalized] = []
         try:
             spans = self._find_many(requests)
         except Exception:  # normalisation itself failed: every post in the batch is held
@@ -140,13 +115,19 @@ class ScreeningPipeline:
             redacted_texts.append(redacted)
             # The classifier reads the redacted text: names are not evidence of risk. If redaction failed we
             # still classify the original, so a disclosure can still escalate; it is never published.
-            model_inputs.append(normalize(redacted if "pii" not in degraded[i] else req.text).text)
+            model_inputs.append(normalize(redacted if "pii" not in degraded[i] else req.text))
 
+        evidence: list[dict[str, tuple[int, int]]] = [{} for _ in requests]
         try:
-            probs = np.asarray(self.classifier.predict_proba(model_inputs), dtype=np.float64)
+            # Every part of every post is read (models/parts.py): one harmful sentence is enough.
+            scored = score_posts(
+                self.classifier.predict_proba, [m.text for m in model_inputs], parts=self.read_parts
+            )
+            probs = scored.probs
             if probs.shape != (len(requests), len(CATEGORIES)) or not np.all(np.isfinite(probs)):
                 raise ValueError(f"classifier returned shape {probs.shape} or non-finite scores")
             probs = np.clip(probs, 0.0, 1.0)
+            evidence = scored.evidence
         except Exception:
             log.exception("classifier failed; failing closed")
             probs = np.zeros((len(requests), len(CATEGORIES)))
@@ -161,9 +142,21 @@ class ScreeningPipeline:
                 [] if "classifier" in degraded[i] else [c for c in CATEGORIES if scores[c] >= thresholds[c]]
             )
             redact, kept = found[i]
+            shown = {
+                c: model_inputs[i].to_original(*evidence[i][c])
+                for c in flags
+                if c in evidence[i] and "pii" not in degraded[i]
+            }
             judgeable = is_judgeable(req.text)
             verdict = self.policy.decide(
-                scores=scores, flags=flags, redacted=bool(redact), judgeable=judgeable, degraded=degraded[i]
+                scores=scores,
+                flags=flags,
+                redacted=bool(redact),
+                judgeable=judgeable,
+                degraded=degraded[i],
+                hidden_text=has_hidden_text(req.text),
+                text=model_inputs[i].text,
+                entities=[(f.type, f.role) for f in redact],
             )
             results.append(
                 ScreenResult(
@@ -181,12 +174,65 @@ class ScreeningPipeline:
                     pii_version=getattr(self.analyzer, "version", "unknown"),
                     judgeable=judgeable,
                     degraded=degraded[i],
+                    evidence=shown,
                 )
             )
         return results
 
     def screen(self, request: ScreenRequest) -> ScreenResult:
         return self.screen_many([request])[0]
+
+
+def find_identifiers(
+    analyzer: EntityAnalyzer, texts: Sequence[str], staff_names: Sequence[Collection[str]] | None = None
+) -> list[tuple[list[Finding], list[Finding]] | None]:
+    """(to redact, kept) spans in the ORIGINAL texts: analysed on lightly folded copies ("D0ris"), mapped back.
+
+    The one path from text to identifier spans: ``/v1/screen``, ``redact`` and ``carescreen evaluate-pii`` all
+    come here. One NLP pass for the whole batch; if that fails, each post is retried alone so that one bad post
+    degrades only itself. ``None`` marks a post whose PII stage failed.
+    """
+    names: Sequence[Collection[str]] = staff_names if staff_names is not None else [()] * len(texts)
+    norms = [normalize(t, conservative=True) for t in texts]
+    try:
+        per_post: list[list[Finding] | None] = list(
+            analyzer.analyze_many([n.text for n in norms], staff_names=list(names))
+        )
+    except Exception:
+        if len(texts) == 1:
+            log.exception("PII stage failed; failing closed")
+            per_post = [None]
+        else:
+            log.warning("batched PII analysis failed; retrying post by post", exc_info=True)
+            per_post = []
+            for n, staff in zip(norms, names, strict=True):
+                try:
+                    per_post.append(analyzer.analyze(n.text, staff_names=staff))
+                except Exception:
+                    log.exception("PII stage failed; failing closed")
+                    per_post.append(None)
+    out: list[tuple[list[Finding], list[Finding]] | None] = []
+    for norm, findings in zip(norms, per_post, strict=True):
+        if findings is None:
+            out.append(None)
+            continue
+        to_redact: list[Finding] = []
+        kept: list[Finding] = []
+        for f in findings:
+            start, end = norm.to_original(f.start, f.end)
+            mapped = Finding(type=f.type, start=start, end=end, score=f.score, role=f.role)
+            (kept if f.role == "staff" and f.type == "PERSON" else to_redact).append(mapped)
+        out.append((_without_overlaps(to_redact), kept))
+    return out
+
+
+def redact(analyzer: EntityAnalyzer, text: str, *, staff_names: Collection[str] = ()) -> Redaction:
+    """The text as ``/v1/screen`` would publish it (same normalisation, spans, mapping and placeholders)."""
+    found = find_identifiers(analyzer, [text], [staff_names])[0]
+    if found is None:
+        raise RuntimeError("the PII stage failed on this text")
+    to_redact, kept = found
+    return Redaction(apply_redactions(text, to_redact), tuple(to_redact), tuple(kept))
 
 
 def _without_overlaps(findings: list[Finding]) -> list[Finding]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -42,6 +43,15 @@ class PolicyEngine:
         self.hold_on = tuple(rules["hold_on"])
         self.confidentiality_requires_redaction = bool(rules["confidentiality_requires_redaction"])
         self.hold_unjudgeable = bool(rules["hold_unjudgeable"])
+        self.hold_hidden_text = bool(rules.get("hold_hidden_text", True))
+        rule = raw.get("confidentiality_rule") or {}
+        self.hold_entities = frozenset(rule.get("hold_entities", ()))
+        self.access_patterns = [re.compile(p, re.IGNORECASE) for p in rule.get("access_patterns", ())]
+        self.special_patterns = [
+            re.compile(p, re.IGNORECASE) for p in rule.get("special_category_patterns", ())
+        ]
+        self.identifier_types = frozenset(rule.get("identifier_types", ()))
+        self.identifier_roles = frozenset(rule.get("identifier_roles", ()))
         self.priorities: dict[str, str] = raw["priorities"]
         self.messages: dict[str, str] = {k: " ".join(str(v).split()) for k, v in raw["messages"].items()}
         self.reasons: dict[str, str] = raw["reasons"]
@@ -58,6 +68,9 @@ class PolicyEngine:
         redacted: bool,
         judgeable: bool = True,
         degraded: Sequence[str] = (),
+        hidden_text: bool = False,
+        text: str = "",
+        entities: Sequence[tuple[str, str]] = (),
     ) -> Verdict:
         """Highest precedence wins: escalate > block > hold > allow_redacted > allow.
 
@@ -85,12 +98,31 @@ class PolicyEngine:
             holding.append("confidentiality")
         if not judgeable and self.hold_unjudgeable:
             holding.append("unjudgeable")
+        if hidden_text and self.hold_hidden_text:
+            holding.append("hidden_text")
+        holding += self.confidentiality_holds(text, entities)
         if holding:
             msg = self.messages["hold"].format(reason=self._reason_text(holding))
             return Verdict("hold", self.priorities["hold"], msg, tuple(holding))
         if redacted:
             return Verdict("allow_redacted", None, self.messages["allow_redacted"], ())
         return Verdict("allow", None, self.messages["allow"], ())
+
+    def confidentiality_holds(self, text: str, entities: Sequence[tuple[str, str]]) -> list[str]:
+        """The confidentiality rule: what may not be published even redacted (``entities``: (type, role)).
+
+        ``access_details``: a home access code was found, or the text says where a key is kept.
+        ``special_category``: a special-category detail (diagnosis, HIV, DNACPR, sectioning, medication and dose,
+        infection...) in a post that also names or locates a person cared for.
+        """
+        out: list[str] = []
+        types = {t for t, _ in entities}
+        if types & self.hold_entities or any(p.search(text) for p in self.access_patterns):
+            out.append("access_details")
+        identifiable = any(t in self.identifier_types and r in self.identifier_roles for t, r in entities)
+        if identifiable and any(p.search(text) for p in self.special_patterns):
+            out.append("special_category")
+        return out
 
 
 @lru_cache(maxsize=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
@@ -24,6 +25,27 @@ def _storable(value: str) -> str:
 #: A strict string that can be stored anywhere; every request body uses it for free text.
 StrictStr = Annotated[_StrictStr, AfterValidator(_storable)]
 
+# Characters that render as nothing although Unicode does not class them as spaces or format characters.
+_BLANK_LOOKALIKES = frozenset("\u2800\u3164\u115f\u1160\uffa0\u180e")
+_INVISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co", "Cn", "Mn", "Me"})
+
+
+def has_visible_text(value: str) -> bool:
+    return any(
+        unicodedata.category(ch) not in _INVISIBLE_CATEGORIES and ch not in _BLANK_LOOKALIKES for ch in value
+    )
+
+
+def _visible(value: str) -> str:
+    """A post of only zero-width, blank or control characters would publish as nothing: refused (422)."""
+    if not has_visible_text(value):
+        raise ValueError("has no visible characters")
+    return value
+
+
+#: A post's text: storable and with at least one visible character.
+PostText = Annotated[StrictStr, AfterValidator(_visible)]
+
 Kind = Literal["post", "comment", "special_mention", "ooo"]
 DecisionName = Literal["allow", "allow_redacted", "hold", "escalate", "block"]
 Priority = Literal["urgent", "high", "normal"]
@@ -32,7 +54,7 @@ Priority = Literal["urgent", "high", "normal"]
 class ScreenBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: StrictStr = Field(description="The post as written (1-10,000 characters).")
+    text: PostText = Field(description="The post as written (1-10,000 characters, at least one visible).")
     post_id: StrictStr | None = Field(default=None, max_length=200)
     author_id: StrictStr | None = Field(default=None, max_length=200)
     anonymous: StrictBool | None = False

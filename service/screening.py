@@ -63,25 +63,55 @@ def _db_unavailable(exc: Exception) -> HTTPException:
     )
 
 
+def _edited(state: AppState, row: Screening, text: str) -> bool:
+    """Whether ``text`` differs from what was screened under this post id (an edit, not a retry)."""
+    if row.original_enc is None:  # purged by retention: the text can no longer be shown to be the same
+        return True
+    try:
+        return state.vault.decrypt(row.original_enc) != text
+    except Exception:  # unreadable (key changed): never answer new text with an old decision
+        return True
+
+
 def lookup_many(
-    state: AppState, principal: Principal, post_ids: Sequence[str]
+    state: AppState,
+    principal: Principal,
+    post_ids: Sequence[str],
+    texts: Sequence[str] | None = None,
 ) -> tuple[dict[str, ScreenResponse], list[str]]:
-    """Idempotency check for every post id and the staff directory, in one short read transaction."""
+    """Idempotency check for every post id and the staff directory, in one short read transaction.
+
+    With ``texts`` (one per post id), a post id already screened with *different* text is an edit: 409, so an
+    edit is never answered with the old decision (the posting flow sends an edit under a new post id).
+    """
     try:
         with state.require_db().read_session() as s:
             rows = crud.get_screenings(s, org=principal.org, post_ids=post_ids)
+            if texts is not None:
+                by_id = dict(zip(post_ids, texts, strict=True))
+                edited = [pid for pid, row in rows.items() if _edited(state, row, by_id[pid])]
+                if edited:
+                    raise HTTPException(
+                        status.HTTP_409_CONFLICT,
+                        f"post_id {edited[0]!r} was already screened with different text; an edited post "
+                        "must be screened under a new post_id (for example '<post_id>:v2')",
+                    )
             items = (
                 crud.reviews_for_screenings(s, screening_ids=[r.id for r in rows.values()]) if rows else {}
             )
             found = {pid: response_from_row(row, items.get(row.id)) for pid, row in rows.items()}
             staff = crud.staff_directory(s, org=principal.org) if len(found) < len(set(post_ids)) else []
             return found, staff
+    except HTTPException:
+        raise
     except (DatabaseUnavailable, Exception) as exc:
         raise _db_unavailable(exc) from exc
 
 
-def lookup(state: AppState, principal: Principal, post_id: str) -> tuple[ScreenResponse | None, list[str]]:
-    found, staff = lookup_many(state, principal, [post_id])
+def lookup(
+    state: AppState, principal: Principal, post_id: str, text: str | None = None
+) -> tuple[ScreenResponse | None, list[str]]:
+    found, staff = lookup_many(state, principal, [post_id], None if text is None else [text])
     return found.get(post_id), staff
 
 
@@ -159,10 +189,12 @@ def store_many(
             # the decision already stored.
             return [r for post in posts for r in store_many(state, principal, [post])]
         post_id = posts[0][1]
-        existing, _ = lookup(state, principal, post_id)
+        existing, _ = lookup(state, principal, post_id, posts[0][0].text)
         if existing is None:
             raise _db_unavailable(RuntimeError("idempotency conflict without a stored row")) from None
         return [existing]
+    except HTTPException:
+        raise
     except (DatabaseUnavailable, Exception) as exc:
         raise _db_unavailable(exc) from exc
 
@@ -172,7 +204,7 @@ async def screen_one(state: AppState, principal: Principal, body: ScreenBody) ->
 
     validate_text(body, state.settings.max_text_chars)
     post_id = body.post_id or str(uuid.uuid4())
-    existing, staff = await run_in_threadpool(lookup, state, principal, post_id)
+    existing, staff = await run_in_threadpool(lookup, state, principal, post_id, body.text)
     if existing is not None:
         return existing
     if state.holder.pipeline is None:
@@ -221,7 +253,7 @@ async def screen_batch(
     post_ids = [b.post_id or str(uuid.uuid4()) for b in bodies]
     if len(set(post_ids)) != len(post_ids):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "post_id values in a batch must be unique")
-    found, staff = await run_in_threadpool(lookup_many, state, principal, post_ids)
+    found, staff = await run_in_threadpool(lookup_many, state, principal, post_ids, [b.text for b in bodies])
     todo = [i for i, pid in enumerate(post_ids) if pid not in found]
     if todo:
         if state.holder.pipeline is None:

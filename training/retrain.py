@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 
 from carescreen.config import Settings, get_settings
 from models.classifier import TorchClassifier
+from models.parts import score_posts
 from models.taxonomy import CATEGORIES
 from training.care_corpus import load_posts, near_duplicate_groups
 from training.data import care_examples, dataset_hash
@@ -27,6 +29,10 @@ from training.trainer import TrainingArguments
 
 log = logging.getLogger(__name__)
 GATED = ("safeguarding", "self_harm")
+
+#: An extra gate: given the champion's and the challenger's bundle directories, the reasons to refuse (none: pass).
+#: ``training`` cannot import ``evaluation``; the CLI passes the challenge-suite rule in (see ``cmd_retrain``).
+ExtraGate = Callable[[Path, Path], list[str]]
 
 
 @dataclass
@@ -149,7 +155,7 @@ def _evaluate(
     if not examples:
         return {}
     if probs is None:
-        probs = classifier.predict_proba([e.text for e in examples])
+        probs = score_posts(classifier.predict_proba, [e.text for e in examples]).probs
     return evaluate_probs(examples, probs, dict(classifier.thresholds))
 
 
@@ -209,7 +215,10 @@ def last_retrain_cutoff(settings: Settings) -> str | None:
 
 
 def retrain(
-    opts: RetrainOptions, settings: Settings | None = None, args: TrainingArguments | None = None
+    opts: RetrainOptions,
+    settings: Settings | None = None,
+    args: TrainingArguments | None = None,
+    extra_gates: Sequence[ExtraGate] = (),
 ) -> dict[str, Any]:
     from training import registry
     from training.run import train_and_register
@@ -296,8 +305,8 @@ def retrain(
     recent = [ex for ex, _ in recent_rows]
     challenger = TorchClassifier(Path(outcome.bundle_dir))
     test_texts = [e.text for e in test]
-    champion_probs = champion.predict_proba(test_texts)
-    challenger_probs = challenger.predict_proba(test_texts)
+    champion_probs = score_posts(champion.predict_proba, test_texts).probs
+    challenger_probs = score_posts(challenger.predict_proba, test_texts).probs
     comparison: dict[str, dict[str, Any]] = {
         "champion": {
             "version": champion_ref.version,
@@ -314,6 +323,8 @@ def retrain(
     uncertainty = _paired_intervals(
         champion_probs, challenger_probs, (champion.thresholds, challenger.thresholds), test
     )
+    for extra in extra_gates:
+        reasons += extra(champion_dir, Path(outcome.bundle_dir))
     if issue_fraction > opts.max_label_issue_fraction:
         reasons.append(
             f"{issue_fraction:.0%} of new decisions look mislabelled (> "

@@ -16,7 +16,9 @@ import numpy as np
 from carescreen.config import Settings, get_settings
 from evaluation.metrics import category_metrics, choose_thresholds, summary
 from models.classifier import BundleConfig, save_bundle
+from models.parts import score_posts
 from models.taxonomy import CATEGORIES
+from training.augment import identity_counterfactuals, padded_examples
 from training.corpora import load_corpus
 from training.data import care_examples, dataset_hash, external_examples, label_counts
 from training.examples import LabelledText
@@ -105,12 +107,18 @@ def train_and_register(
         train_care, val = train_care[:care_limit], val[: max(40, care_limit // 4)]
     external = external_examples(args.external_corpora, args.external_per_corpus, args.seed)
     rare = [e for e in train_care if any(e.labels.get(c) for c in args.rare_categories)]
-    train_set = train_care * args.care_repeats + rare * args.rare_repeats + external + list(extra_train)
+    augmented = padded_examples(
+        train_care, n=args.padded_examples, seed=args.seed
+    ) + identity_counterfactuals(train_care, copies=args.identity_copies, seed=args.seed)
+    train_set = (
+        train_care * args.care_repeats + rare * args.rare_repeats + augmented + external + list(extra_train)
+    )
     log.info(
-        "training on %d examples (%d care x%d, %d external, %d decisions)",
+        "training on %d examples (%d care x%d, %d augmented, %d external, %d decisions)",
         len(train_set),
         len(train_care),
         args.care_repeats,
+        len(augmented),
         len(external),
         len(extra_train),
     )
@@ -118,7 +126,11 @@ def train_and_register(
     trainer = Trainer(args)
     module, tokenizer = trainer.train(train_set)
 
-    val_probs = predict_module(module, tokenizer, [e.text for e in val], args.max_length)
+    def post_probs(texts: Sequence[str]) -> np.ndarray:
+        # Thresholds and figures come from the aggregation serving applies: every part of a post is read.
+        return score_posts(lambda t: predict_module(module, tokenizer, t, args.max_length), texts).probs
+
+    val_probs = post_probs([e.text for e in val])
     vt, vm = arrays(val)
     targets_for_thresholds = dict(args.recall_targets)
     for c, floor in (recall_floors or {}).items():
@@ -128,12 +140,12 @@ def train_and_register(
         thresholds[c] = min(thresholds[c], cap)
     thresholds.update(inherit_thresholds or {})
     val_report = evaluate_probs(val, val_probs, thresholds)
-    test_probs = predict_module(module, tokenizer, [e.text for e in test], args.max_length)
+    test_probs = post_probs([e.text for e in test])
     test_report = evaluate_probs(test, test_probs, thresholds)
     olid_test = load_corpus("olid", split="test")
     olid = None
     if olid_test:
-        olid_probs = predict_module(module, tokenizer, [e.text for e in olid_test], args.max_length)
+        olid_probs = post_probs([e.text for e in olid_test])
         olid = olid_macro_f1(olid_probs, olid_test, thresholds["toxicity"])
 
     bundle_dir = out_dir or Path(tempfile.mkdtemp(prefix="carescreen-bundle-"))

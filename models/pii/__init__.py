@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from models.pii.redactor import Finding, Redaction, Redactor
+from models.pii.findings import Finding, Redaction
+from models.pii.redactor import Redactor
 
 __all__ = ["Finding", "Redaction", "Redactor"]

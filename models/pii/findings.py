@@ -24,6 +24,15 @@ class Finding:
     role: str = "other"
 
 
+@dataclass(frozen=True)
+class Redaction:
+    """The redacted post plus what was replaced and what was deliberately kept (staff-directory names)."""
+
+    redacted_text: str
+    findings: tuple[Finding, ...]
+    kept: tuple[Finding, ...]
+
+
 @lru_cache(maxsize=1)
 def _placeholders() -> dict[str, dict[str, str] | str]:
     return dict(yaml.safe_load(CONFIG.read_text())["placeholders"])

@@ -1,8 +1,8 @@
-"""Residents'-privacy redactor: finds identifiers in a carer's post and replaces them with readable placeholders.
+"""Residents'-privacy engine: finds identifiers in a carer's post, each with whose it is (its role).
 
-Built on Presidio (AnalyzerEngine + AnonymizerEngine) with only CareScreen's UK/care recognizers loaded, a trimmed
-spaCy pipeline (tok2vec + ner), and a staff directory: colleagues named in a post (a "Special Mention") are kept,
-everyone else is redacted with a role-specific placeholder ([RESIDENT], [FAMILY], [NAME]).
+Built on Presidio's AnalyzerEngine with only CareScreen's UK/care recognizers loaded, a trimmed spaCy pipeline
+(NER only), and a staff directory: colleagues named in a post (a "Special Mention") are kept. Replacing spans
+with placeholders happens in one place, ``models.pipeline.redact`` (the path ``/v1/screen`` runs), never here.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")  # offline befor
 
 import re
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -22,27 +21,15 @@ import yaml
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
-from presidio_anonymizer import AnonymizerEngine
-from presidio_anonymizer.entities import OperatorConfig
-from presidio_anonymizer.entities import RecognizerResult as AnonymizerResult
 from spacy.tokens import Doc
 
-from models.pii.findings import Finding, placeholder_for
+from models.pii.findings import Finding
 from models.pii.recognizers import REGISTRY, ResidentNameRecognizer, RoleInferer
-from models.pii.recognizers.resident_name_recognizer import STOPWORDS
+from models.pii.recognizers.resident_name_recognizer import LOWER, STOPWORDS, UPPER
 
 DEFAULT_CONFIG: Final[Path] = Path(__file__).with_name("config.yaml")
 ROLES: Final[tuple[str, ...]] = ("resident", "family", "staff", "other")
-_NAME_WORD_RE: Final[re.Pattern[str]] = re.compile(r"[A-Z][a-z]+(?:['’-][A-Z]?[a-z]+)?")
-
-
-@dataclass(frozen=True)
-class Redaction:
-    """The redacted post plus what was replaced and what was deliberately kept (staff-directory names)."""
-
-    redacted_text: str
-    findings: tuple[Finding, ...]
-    kept: tuple[Finding, ...]
+_NAME_WORD_RE: Final[re.Pattern[str]] = re.compile(rf"[{UPPER}][{LOWER}]+(?:['’-][{UPPER}]?[{LOWER}]+)?")
 
 
 class TrimmedSpacyNlpEngine(SpacyNlpEngine):
@@ -112,7 +99,7 @@ def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
 
 
 class Redactor:
-    """Analyzer + anonymizer built once; ``analyze``/``redact`` are then cheap per post."""
+    """The analyzer built once; ``analyze``/``analyze_many`` are then cheap per post."""
 
     def __init__(self, config_path: Path | None = None) -> None:
         cfg = load_config(config_path)
@@ -163,12 +150,6 @@ class Redactor:
                 context_suffix_count=int(enh.get("suffix_words", 0)),
             ),
         )
-        self.anonymizer = AnonymizerEngine()
-        self._operators: dict[str, OperatorConfig] = {}
-        for entity in cfg.get("placeholders", {}):
-            for role in ROLES:
-                value = placeholder_for(entity, role)
-                self._operators[f"{entity}:{role}"] = OperatorConfig("replace", {"new_value": value})
 
     # ------------------------------------------------------------------ analysis
     def analyze(self, text: str, *, staff_names: Collection[str] = ()) -> list[Finding]:
@@ -209,7 +190,15 @@ class Redactor:
     def _findings(
         self, text: str, raw: list[RecognizerResult], staff_names: Collection[str]
     ) -> list[Finding]:
-        results = [r for r in raw if r.score >= self.thresholds.get(r.entity_type, 0.5)]
+        results = [
+            r
+            for r in raw
+            if r.score >= self.thresholds.get(r.entity_type, 0.5)
+            # "Email the office", "Monday": NER's PERSON made only of words that are never a name on their own
+            and not (r.entity_type == "PERSON" and _only_stopwords(text[r.start : r.end]))
+            # "Rose Ward", "Cedar Unit", "Oak House": a place in the home named like a person
+            and not (r.entity_type == "PERSON" and _PLACE_AFTER.match(text, r.end))
+        ]
 
         staff_spans: list[tuple[int, int]] = []
         pattern = _staff_pattern(staff_names)
@@ -290,24 +279,12 @@ class Redactor:
             out.append(f)
         return out
 
-    # ------------------------------------------------------------------ redaction
-    def redact(self, text: str, *, staff_names: Collection[str] = ()) -> Redaction:
-        """Replace every non-staff finding with its placeholder; staff-directory names stay as written."""
-        all_findings = self.analyze(text, staff_names=staff_names)
-        findings = tuple(f for f in all_findings if f.role != "staff")
-        kept = tuple(f for f in all_findings if f.role == "staff")
-        if not findings:
-            return Redaction(text, findings, kept)
-        engine_result = self.anonymizer.anonymize(
-            text=text,
-            analyzer_results=[
-                AnonymizerResult(f"{f.type}:{f.role}", f.start, f.end, f.score) for f in findings
-            ],
-            operators=self._operators,
-            merge_entities_with_spaces=False,
-        )
-        return Redaction(engine_result.text, findings, kept)
 
-    def placeholder(self, entity_type: str, role: str) -> str:
-        """The text that replaces a span of this type and role."""
-        return placeholder_for(entity_type, role)
+_PLACE_AFTER: Final[re.Pattern[str]] = re.compile(
+    r"\s+(?:Ward|Unit|Wing|Suite|Lodge|Lounge|Floor|Corridor)\b"
+)
+
+
+def _only_stopwords(surface: str) -> bool:
+    words = _NAME_WORD_RE.findall(surface)
+    return bool(words) and all(w.lower() in STOPWORDS for w in words)

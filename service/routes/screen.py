@@ -13,6 +13,7 @@ router = APIRouter(prefix="/v1", tags=["screen"])
 ERRORS = {
     401: {"description": "Missing or invalid key"},
     403: {"description": "Role may not screen"},
+    409: {"description": "post_id already screened with different text (an edit needs a new post_id)"},
     413: {"description": "Text too long"},
     422: {"description": "Invalid body"},
     429: {"description": "Rate limited"},

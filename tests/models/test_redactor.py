@@ -11,6 +11,7 @@ import itertools
 import pytest
 
 from models.pii import Finding, Redaction, Redactor
+from models.pipeline import redact
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def test_version_from_yaml(redactor: Redactor) -> None:
 
 def test_staff_kept_resident_redacted_in_special_mention(redactor: Redactor) -> None:
     text = "Special Mention to Sam Taylor who sat with Mrs Hughes all night. Sam's a star, thanks Taylor!"
-    red = redactor.redact(text, staff_names=["Sam Taylor"])
+    red = redact(redactor, text, staff_names=["Sam Taylor"])
     assert "Sam Taylor" in red.redacted_text and "Sam's" in red.redacted_text
     assert "Hughes" not in red.redacted_text
     assert "[RESIDENT]" in red.redacted_text
@@ -39,7 +40,7 @@ def test_staff_kept_resident_redacted_in_special_mention(redactor: Redactor) -> 
 
 def test_first_name_resident_with_context(redactor: Redactor) -> None:
     text = "Doris in room 4 had a fall at 3am, Doris is ok now"
-    red = redactor.redact(text)
+    red = redact(redactor, text)
     assert "Doris" not in red.redacted_text
     assert red.redacted_text.startswith("[RESIDENT] in [ROOM] had a fall")
     assert ("room 4", "ROOM", "resident") in _spans(text, red)
@@ -47,13 +48,13 @@ def test_first_name_resident_with_context(redactor: Redactor) -> None:
 
 def test_title_surname_resident(redactor: Redactor) -> None:
     text = "Mrs Hughes refused her tablets again"
-    red = redactor.redact(text)
+    red = redact(redactor, text)
     assert red.redacted_text == "[RESIDENT] refused her tablets again"
 
 
 def test_family_placeholder(redactor: Redactor) -> None:
     text = "Her daughter Karen rang on 07700 900123 about the visit"
-    red = redactor.redact(text)
+    red = redact(redactor, text)
     assert red.redacted_text == "Her daughter [FAMILY] rang on [PHONE] about the visit"
 
 
@@ -62,7 +63,7 @@ def test_other_identifiers_and_placeholders(redactor: Redactor) -> None:
         "Resident at 14 Acacia Avenue, LS6 2QR, keysafe 4471, DOB 12/03/1941, NHS 943 476 5919, "
         "NI QQ 12 34 56 C, email karen@example.org"
     )
-    red = redactor.redact(text)
+    red = redact(redactor, text)
     for placeholder in (
         "[ADDRESS]",
         "[POSTCODE]",
@@ -79,7 +80,7 @@ def test_other_identifiers_and_placeholders(redactor: Redactor) -> None:
 
 def test_offsets_point_into_original_text(redactor: Redactor) -> None:
     text = "Found Mrs Hughes in room 14 with bruises, her son Mark was visiting"
-    red = redactor.redact(text)
+    red = redact(redactor, text)
     surfaces = {text[f.start : f.end] for f in red.findings}
     assert {"Mrs Hughes", "room 14", "Mark"} <= surfaces
     spans = sorted((f.start, f.end) for f in red.findings)
@@ -89,7 +90,7 @@ def test_offsets_point_into_original_text(redactor: Redactor) -> None:
 
 def test_look_alikes_untouched(redactor: Redactor) -> None:
     text = "Room for improvement on the 07:30-19:30 shift in 2019, staff room fridge, 3 beds free"
-    red = redactor.redact(text)
+    red = redact(redactor, text)
     assert red.redacted_text == text
     assert red.findings == ()
 
@@ -97,7 +98,7 @@ def test_look_alikes_untouched(redactor: Redactor) -> None:
 def test_no_gold_identifier_survives(redactor: Redactor) -> None:
     text = "Mr Patel (room 12) told me his son Ravi takes his pension. Mr Patel's NHS number is 943 476 5919."
     gold = ["Mr Patel", "room 12", "Ravi", "943 476 5919"]
-    red = redactor.redact(text, staff_names=["Priya Sharma"])
+    red = redact(redactor, text, staff_names=["Priya Sharma"])
     for g in gold:
         assert g not in red.redacted_text
     assert "Patel" not in red.redacted_text

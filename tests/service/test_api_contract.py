@@ -152,13 +152,50 @@ def test_idempotent_post_id(client, poster, moderator):  # type: ignore[no-untyp
     payload = {"text": "whoever left the sluice like that is a lazy idiot", "post_id": "dup-1"}
     first = client.post("/v1/screen", json=payload, headers=poster).json()
     second = client.post("/v1/screen", json=payload, headers=poster).json()
-    # Even a different text under the same post_id returns the stored answer (one post, one decision).
-    third = client.post("/v1/screen", json={"text": "lovely day", "post_id": "dup-1"}, headers=poster).json()
-    assert first["decision"] == second["decision"] == third["decision"] == "hold"
-    assert first["review"]["id"] == second["review"]["id"] == third["review"]["id"]
+    assert first["decision"] == second["decision"] == "hold"
     assert first == second
     items = client.get("/v1/reviews", headers=moderator).json()["items"]
     assert [i["post_id"] for i in items].count("dup-1") == 1
+
+
+def test_an_edit_under_the_same_post_id_is_never_answered_with_the_old_decision(client, poster):  # type: ignore[no-untyped-def]
+    """Issue 23: a platform that reuses the post id for an edit must not publish the edit unscreened."""
+    first = client.post(
+        "/v1/screen", json={"text": "lovely day in the garden", "post_id": "e-1"}, headers=poster
+    )
+    assert first.json()["decision"] == "allow"
+    edit = {"text": "lovely day. whoever left the sluice like that is a lazy idiot", "post_id": "e-1"}
+    r = client.post("/v1/screen", json=edit, headers=poster)
+    assert r.status_code == 409 and "new post_id" in r.json()["detail"]
+    batch = client.post("/v1/screen/batch", json={"posts": [edit]}, headers=poster)
+    assert batch.status_code == 409
+    # The edit screened under a new post id gets its own decision.
+    r2 = client.post("/v1/screen", json=edit | {"post_id": "e-1:v2"}, headers=poster)
+    assert r2.status_code == 200 and r2.json()["decision"] == "hold"
+    # A retry of the original text is still idempotent.
+    again = client.post(
+        "/v1/screen", json={"text": "lovely day in the garden", "post_id": "e-1"}, headers=poster
+    )
+    assert again.json() == first.json()
+
+
+@pytest.mark.parametrize("text", ["\u200b\u200b\u200b", "\u2800 \u3164", " \n\t ", "\u202e\u202c"])
+def test_a_post_with_no_visible_character_is_refused(client, poster, text: str):  # type: ignore[no-untyped-def]
+    r = client.post("/v1/screen", json={"text": text}, headers=poster)
+    assert r.status_code == 422
+
+
+def test_reversed_hidden_text_is_read_as_shown_and_held(client, poster):  # type: ignore[no-untyped-def]
+    """A right-to-left override displays reversed code points as plain English: screened as shown, and held."""
+    shown = "Mrs Hughes has a bruise"
+    text = "Handover all fine. \u202e" + shown[::-1] + "\u202c thanks"
+    body = client.post("/v1/screen", json={"text": text}, headers=poster).json()
+    assert body["decision"] == "escalate"  # the keyword double reads "bruise" once the override is undone
+    assert "Hughes" not in body["redacted_text"] and "sehguH" not in body["redacted_text"]
+    plain = client.post(
+        "/v1/screen", json={"text": "Handover all fine. \u202eenif lla\u202c"}, headers=poster
+    )
+    assert plain.json()["decision"] == "hold"
 
 
 def test_post_id_namespaces_are_per_org(client, make_key):  # type: ignore[no-untyped-def]
@@ -236,7 +273,7 @@ def test_batch_mixes_stored_and_new_posts_in_order(client, poster, app_state):  
     first = client.post("/v1/screen", json={"text": "you useless cow", "post_id": "mix-5"}, headers=poster)
     texts = [t for t, _, _ in CASES]
     posts = [{"text": texts[i % len(texts)], "post_id": f"mix-{i}"} for i in range(70)]
-    posts[5] = {"text": "a different text, same id: the stored answer wins", "post_id": "mix-5"}
+    posts[5] = {"text": "you useless cow", "post_id": "mix-5"}  # a retry: the stored answer
     r = client.post("/v1/screen/batch", json={"posts": posts}, headers=poster)
     assert r.status_code == 200, r.text
     results = r.json()["results"]

@@ -13,7 +13,13 @@ _STRONG_CUE: Final[str] = (
 )
 _WEAK_CUE: Final[str] = r"(?:\bcode|\bdoor|\bgate|\balarm)"
 _JOIN: Final[str] = r"\s{0,2}(?:[:=-]\s{0,2})?(?:(?:is|was|now|still|currently|of)\s+|=\s*){0,2}"
-_CODE: Final[str] = r"(?:[A-Z]?\d{3,8}[#*]?|\d(?:\s\d){3,5}[#*]?)(?![\d:/.]\d)(?!\s*(?:am|pm|hrs?|hours?)\b)"
+_CODE: Final[str] = (
+    r"(?:[A-Z]?\d{3,8}[#*]?|\d(?:[\s-]\d){3,5}[#*]?)(?![\d:/.]\d)(?!\s*(?:am|pm|hrs?|hours?|mg|ml|mcg)\b)"
+)
+#: The cue first, then where ("the keysafe code at 4 Elm Road, LS6 2QR is 2580"): the code closes the clause.
+_DEFERRED: Final[str] = (
+    r"(?:[^.!?\n]|\.(?=\s?\d))(?:[^.!?\n]|\.(?=\s?\d)){0,79}?(?:\b(?:is|it's|its)\s|[=:,—-])\s{0,2}"
+)
 
 
 class AccessCodeRecognizer(PatternRecognizer):
@@ -22,6 +28,7 @@ class AccessCodeRecognizer(PatternRecognizer):
     PATTERNS: Final[list[Pattern]] = [
         Pattern("access_code_strong", rf"(?<={_STRONG_CUE}{_JOIN}){_CODE}", 0.85),
         Pattern("access_code_weak", rf"(?<={_WEAK_CUE}{_JOIN}){_CODE}", 0.5),
+        Pattern("access_code_deferred", rf"(?<={_STRONG_CUE}{_DEFERRED}){_CODE}", 0.8),
     ]
 
     def __init__(self, supported_language: str = "en") -> None:

@@ -17,6 +17,7 @@ _YEAR: Final[str] = r"(?:19|20)\d{2}"
 _DATE: Final[str] = (
     r"(?:"
     rf"(?:[12]\d|3[01]|0?[1-9])[/.-](?:1[0-2]|0?[1-9])[/.-](?:{_YEAR}|\d{{2}})"  # 12/03/1941, 12.3.41
+    rf"|{_YEAR}-(?:1[0-2]|0[1-9])-(?:[12]\d|3[01]|0[1-9])"  # 1941-03-12 (ISO, from forms and systems)
     rf"|{_DAY}\s+(?:of\s+)?{_MONTH}\.?,?\s+{_YEAR}"  # 3rd May 1938, 3 of May 1938
     rf"|{_MONTH}\.?\s+{_DAY},?\s+{_YEAR}"  # May 3rd, 1938
     r")"
@@ -36,7 +37,7 @@ class DateOfBirthRecognizer(PatternRecognizer):
         # a full date in 1900-1964 is almost surely a resident's birth date in a care post
         Pattern(
             "old_full_date",
-            rf"\b(?:(?:[12]\d|3[01]|0?[1-9])[/.-](?:1[0-2]|0?[1-9])[/.-]19[0-6]\d|{_DAY}\s+(?:of\s+)?{_MONTH}\.?,?\s+19[0-6]\d"
+            rf"\b(?:(?:[12]\d|3[01]|0?[1-9])[/.-](?:1[0-2]|0?[1-9])[/.-]19[0-6]\d|19[0-6]\d-(?:1[0-2]|0[1-9])-(?:[12]\d|3[01]|0[1-9])|{_DAY}\s+(?:of\s+)?{_MONTH}\.?,?\s+19[0-6]\d"
             rf"|{_MONTH}\.?\s+{_DAY},?\s+19[0-6]\d)\b",
             0.6,
         ),

@@ -122,6 +122,14 @@ DEFAULT_RESIDENT_BEFORE_VERBS: Final[tuple[str, ...]] = (
 STOPWORDS: Final[frozenset[str]] = frozenset(
     w.lower()
     for w in [
+        "Email",
+        "Emailed",
+        "Text",
+        "Texted",
+        "Ring",
+        "Phone",
+        "Message",
+        "WhatsApp",
         "I",
         "I'm",
         "Im",
@@ -461,7 +469,10 @@ STOPWORDS: Final[frozenset[str]] = frozenset(
     ]
 )
 
-_NAME_WORD: Final[str] = r"[A-Z][a-z]+(?:['’-][A-Z]?[a-z]+)?"
+#: Latin capitals and small letters with the diacritics of the names staff write (Ní Bhriain, Wójcik, Ionescu).
+UPPER: Final[str] = "A-ZÀ-ÖØ-ÞĀĂĄĆČĎĐĘĚŁŃŇŐŒŘŚŞŠŢŤŮŰŸŹŻŽȘȚ"
+LOWER: Final[str] = "a-zß-öø-ÿāăąćčďđęěłńňőœřśşšţťůűźżžșț"
+_NAME_WORD: Final[str] = rf"[{UPPER}][{LOWER}]+(?:['’-][{UPPER}]?[{LOWER}]+)?"
 _TITLE_RE: Final[re.Pattern[str]] = re.compile(
     rf"\b(?:{'|'.join(TITLES)})\.?\s+(?P<name>{_NAME_WORD}(?:\s+{_NAME_WORD})?)"
 )

@@ -22,6 +22,12 @@ class UkNiNumberRecognizer(PatternRecognizer):
             r"\b(?:QQ|[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]) ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b",
             0.7,
         ),
+        # typed in lower case ("qq 12 34 56 c"): only with an NI cue nearby (context lifts it over the threshold)
+        Pattern(
+            "uk_nino_lower",
+            r"\b(?:qq|[a-ceghj-pr-tw-z][a-ceghj-npr-tw-z]) ?\d{2} ?\d{2} ?\d{2} ?[a-d]\b",
+            0.4,
+        ),
     ]
 
     def __init__(self, supported_language: str = "en") -> None:
