@@ -39,6 +39,7 @@ class TrainingArguments:
     external_per_corpus: int | None = 300
     external_corpora: tuple[str, ...] = (
         "olid", "davidson_hate_offensive", "convabuse", "edos_sexism", "goemotions", "counsel_chat",
+        "toxigen_seed_statements",
     )  # fmt: skip
     #: How many times each care post is seen per epoch relative to external data (our domain matters most).
     care_repeats: int = 2
@@ -49,6 +50,10 @@ class TrainingArguments:
         default_factory=lambda: {"safeguarding": 0.95, "self_harm": 0.95}
     )
     pos_weight_cap: float = 8.0
+    #: Joined posts (a harmful one beside a pleasant one keeps its labels): padding must not dilute a flag.
+    padded_examples: int = 400
+    #: Copies of each training post that names an identity term, with the term swapped (label unchanged).
+    identity_copies: int = 2
     device: str = "auto"
     #: Warm start: continue from this bundle's weights (retraining) instead of the base encoder.
     init_from: str | None = None
