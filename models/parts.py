@@ -116,17 +116,28 @@ def score_posts(
                 owners.append((i, (s, e)))
     n_cat = len(CATEGORIES)
     probs = np.zeros((len(texts), n_cat), dtype=np.float64)
-    best = np.full((len(texts), n_cat), -1, dtype=np.int64)
     if not inputs:
         return PostScores(probs, [], 0)
     part_probs = np.asarray(predict(inputs), dtype=np.float64)
     if part_probs.shape != (len(inputs), n_cat):
         raise ValueError(f"classifier returned shape {part_probs.shape} for {len(inputs)} texts")
+    whole = np.full(len(texts), -1, dtype=np.int64)
+    best_part = np.full((len(texts), n_cat), -1, dtype=np.int64)
     for k, (i, _) in enumerate(owners):
-        better = part_probs[k] > probs[i]
-        if best[i, 0] == -1:
-            better[:] = True
-        probs[i, better] = part_probs[k, better]
-        best[i, better] = k
-    evidence = [{c: owners[int(best[i, j])][1] for j, c in enumerate(CATEGORIES)} for i in range(len(texts))]
+        if whole[i] == -1:
+            whole[i] = k  # the first entry of each post is its whole text
+            continue
+        current = best_part[i]
+        better = (current == -1) | (part_probs[k] > part_probs[np.maximum(current, 0), np.arange(n_cat)])
+        best_part[i, better] = k
+    evidence: list[dict[str, tuple[int, int]]] = []
+    for i in range(len(texts)):
+        chosen: dict[str, tuple[int, int]] = {}
+        for j, c in enumerate(CATEGORIES):
+            w, p = int(whole[i]), int(best_part[i, j])
+            # A sentence that scores as high as the whole post is the more precise evidence.
+            k = p if p >= 0 and part_probs[p, j] >= part_probs[w, j] else w
+            probs[i, j] = part_probs[k, j] if p < 0 else max(part_probs[w, j], part_probs[p, j])
+            chosen[c] = owners[k][1]
+        evidence.append(chosen)
     return PostScores(probs, evidence, len(inputs))

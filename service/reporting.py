@@ -107,10 +107,29 @@ def risk_report(
     }
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell a spreadsheet will not run: text starting with = + - @ (or a tab/CR) gets a leading quote
+    (OWASP CSV injection). Circle names and other keys come from posters, so every text cell goes through this."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+class _SafeWriter:
+    def __init__(self, buf: io.StringIO) -> None:
+        self._w = csv.writer(buf)
+
+    def writerow(self, row: list[Any]) -> None:
+        self._w.writerow([csv_cell(v) for v in row])
+
+
 def report_csv(report: dict[str, Any]) -> str:
     """Flat rows (section, key, value) so a spreadsheet can pivot them."""
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = _SafeWriter(buf)
     w.writerow(["section", "key", "value"])
     w.writerow(["summary", "total_screened", report["total_screened"]])
     for section in ("by_category", "by_decision", "by_circle"):

@@ -122,10 +122,22 @@ class DecisionBody(BaseModel):
         return sorted(set(self.labels) - set(CATEGORIES))
 
 
+def _written_reason(value: str) -> str:
+    """A reason someone actually wrote: at least 10 visible characters (not blanks or zero-width padding)."""
+    visible = sum(1 for ch in value if has_visible_text(ch))
+    if visible < 10:
+        raise ValueError("must say why, in at least 10 visible characters")
+    return value
+
+
+#: The written reason for reading what redaction or anonymity hides (recorded in the audit trail).
+Reason = Annotated[StrictStr, AfterValidator(_written_reason)]
+
+
 class RevealBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: StrictStr = Field(min_length=10, max_length=2_000)
+    reason: Reason = Field(min_length=10, max_length=2_000)
 
 
 class ReviewOut(BaseModel):

@@ -38,6 +38,22 @@ def validate_text(body: ScreenBody, max_chars: int) -> None:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "text is not valid Unicode") from exc
 
 
+def identifiers_in_correction(state: AppState, org: str, text: str) -> list[str]:
+    """The identifier types the screening recognizers still find in a moderator's corrected redaction (the
+    same path as ``/v1/screen``: staff-directory names are kept). Non-empty: the correction must be refused."""
+    from models.pipeline import find_identifiers
+
+    analyzer = state.holder.analyzer
+    if analyzer is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the PII engine is not loaded; try again")
+    with state.require_db().read_session() as s:
+        staff = crud.staff_directory(s, org=org)
+    found = find_identifiers(analyzer, [text], [staff])[0]
+    if found is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "could not check the correction; try again")
+    return sorted({f.type for f in found[0]})
+
+
 def response_from_row(row: Screening, item: ReviewItem | None) -> ScreenResponse:
     return ScreenResponse(
         post_id=row.post_id,
@@ -127,6 +143,7 @@ def _fields(state: AppState, body: ScreenBody, result: ScreenResult) -> dict[str
         "kept": [vars(f) | {} for f in result.kept],
         "reasons": result.reasons,
         "degraded": result.degraded,
+        "evidence": {c: list(span) for c, span in result.evidence.items()},
         "author_message": result.author_message,
         "model_version": result.model_version,
         "policy_version": result.policy_version,

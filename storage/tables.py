@@ -74,6 +74,8 @@ class Screening(Base):
     kept: Mapped[list[Any]] = mapped_column(JSON, default=list)
     reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
     degraded: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: Per flag, the [start, end) span of ``redacted_text`` whose score raised it (the console highlights it).
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)
     author_message: Mapped[str] = mapped_column(Text, default="")
     model_version: Mapped[str] = mapped_column(String(100))
     policy_version: Mapped[str] = mapped_column(String(50))
@@ -143,6 +145,15 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_seq: Mapped[int] = mapped_column(Integer)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class EndedSession(Base):
+    """A console session signed out on the server: its cookie is refused from then on, even if replayed."""
+
+    __tablename__ = "ended_sessions"
+    session_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[int] = mapped_column(Integer)
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class OrgSettings(Base):

@@ -43,6 +43,7 @@ from service.console.session import (
 from service.deps import StateDep, authenticate_token, db_or_503
 from service.reporting import SUPPRESSED, report_csv, risk_report
 from service.routes.reviews import sla_state
+from service.screening import identifiers_in_correction
 from service.state import AppState
 from storage import audit, crud
 from storage.tables import ReviewItem, utcnow
@@ -60,6 +61,14 @@ ACTIONS = {
 }
 CATEGORY_LABELS = {c: c.replace("_", " ").capitalize() for c in CATEGORIES}
 DECISION_LABELS = charts.DECISION_LABELS
+#: Which rule held a post, in words a moderator can act on (reasons that are not a model flag).
+RULE_LABELS = {
+    "special_category": "Confidentiality rule: a health or other special-category detail about someone we care for",
+    "access_details": "Confidentiality rule: how to get into someone's home (a code, or where a key is kept)",
+    "hidden_text": "Hidden text: reversed or invisible characters make the post read differently from its code",
+    "unjudgeable": "The model cannot judge this post (for example, not in English)",
+    "confidentiality": "Confidentiality: private details the redaction could not remove",
+}
 SLA_LABELS = {"ok": "On time", "due_soon": "Due soon", "breached": "SLA breached"}
 SNIPPET_CHARS = 160
 
@@ -165,6 +174,19 @@ def _segments(text: str, entities: list[dict[str, Any]]) -> list[tuple[str, bool
     return out
 
 
+def _evidence(text: str, evidence: dict[str, Any], flags: list[str]) -> list[tuple[str, str]]:
+    """The sentence behind each flag, when it is a part of the post rather than the whole of it."""
+    out: list[tuple[str, str]] = []
+    for c in flags:
+        span = evidence.get(c)
+        if not span or len(span) != 2:
+            continue
+        start, end = int(span[0]), int(span[1])
+        if 0 <= start < end <= len(text) and (start, end) != (0, len(text)):
+            out.append((c, " ".join(text[start:end].split())))
+    return out
+
+
 def _snippet(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1].rstrip() + "…"
@@ -187,6 +209,8 @@ class ItemView:
     flags: list[str]
     entity_summary: list[str]
     reasons: list[str]
+    #: (category, the sentence of the redacted text whose score raised that flag)
+    evidence: list[tuple[str, str]]
     circle: str
     kind: str
     author: str
@@ -227,7 +251,8 @@ def _view(row: crud.ReviewRow, key_id: int, now: datetime) -> ItemView:
         scores=scores,
         flags=flags,
         entity_summary=[f"{k} ×{n}" if n > 1 else k for k, n in sorted(types.items())],
-        reasons=[str(r) for r in (s.reasons or [])],
+        reasons=[RULE_LABELS.get(str(r), CATEGORY_LABELS.get(str(r), str(r))) for r in (s.reasons or [])],
+        evidence=_evidence(s.redacted_text, s.evidence or {}, flags),
         circle=s.circle or "—",
         kind=s.kind.replace("_", " "),
         author="Anonymous" if s.anonymous else (s.author_id or "Not given"),
@@ -341,7 +366,7 @@ def logout(request: Request, state: StateDep, csrf: Annotated[str, Form(max_leng
     if (bad := _check_csrf(request, user, csrf)) is not None:
         return bad
     resp = _redirect("/console/login", state, "Signed out.")
-    end_session(resp)
+    end_session(resp, state, user)
     return resp
 
 
@@ -515,6 +540,24 @@ def decide(
         correction = redacted_text.replace("\r\n", "\n").strip()
         corrected = correction if correction and correction != original.strip() else None
         form = {"action": action, "labels": sorted(chosen), "redacted_text": redacted_text, "note": note}
+        leaks = identifiers_in_correction(state, p.org, corrected) if corrected else []
+        if leaks and row.item.status == "pending":
+            return _render(
+                request,
+                "review.html",
+                {
+                    "title": "Review item",
+                    "item": _view(row, p.key_id, now),
+                    "form": form,
+                    "categories": CATEGORIES,
+                    "actions": ACTIONS,
+                    "notice": "Your corrected text still contains identifiers ("
+                    + ", ".join(t.replace("_", " ").lower() for t in leaks)
+                    + "). Replace them with a placeholder such as [RESIDENT] before approving.",
+                },
+                user=user,
+                status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            )
         if row.item.status != "pending":
             by = "you" if row.decision and row.decision.moderator_key_id == p.key_id else "another moderator"
             return _render(

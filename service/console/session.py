@@ -17,7 +17,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from service.deps import Principal, db_or_503
 from service.state import AppState
-from storage.tables import ApiKey
+from storage.tables import ApiKey, EndedSession
 
 SESSION_COOKIE = "cs_console"
 LOGIN_CSRF_COOKIE = "cs_login_csrf"
@@ -65,7 +65,16 @@ def start_session(response: Response, state: AppState, principal: Principal) -> 
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
 
 
-def end_session(response: Response) -> None:
+def _session_hash(csrf: str) -> str:
+    """A session's id on the server: the hash of its random per-session token (the cookie itself is not kept)."""
+    return hashlib.sha256(b"carescreen-console-session:" + csrf.encode()).hexdigest()
+
+
+def end_session(response: Response, state: AppState, user: ConsoleUser) -> None:
+    """Sign out on the server too: the session is recorded as ended, so a copy of the cookie no longer works."""
+    with db_or_503(state).session() as s:
+        if s.get(EndedSession, _session_hash(user.csrf)) is None:
+            s.add(EndedSession(session_hash=_session_hash(user.csrf), key_id=user.principal.key_id))
     response.delete_cookie(SESSION_COOKIE, path="/console")
 
 
@@ -90,6 +99,10 @@ def current_user(request: Request, state: AppState) -> ConsoleUser | None:
     with db_or_503(state).session() as s:
         key = s.get(ApiKey, int(data["k"]))
         if key is None or key.revoked_at is not None or key.org != data["o"] or key.role != data["r"]:
+            return None
+        if (
+            s.get(EndedSession, _session_hash(str(data["c"]))) is not None
+        ):  # signed out: refused on every replica
             return None
     return ConsoleUser(Principal(int(data["k"]), str(data["o"]), str(data["r"])), str(data["c"]))
 

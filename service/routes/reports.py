@@ -26,6 +26,9 @@ def _parse(value: str | None, name: str) -> datetime | None:
         from datetime import UTC
 
         dt = dt.replace(tzinfo=UTC)
+    # Dates the database and the weekly buckets can hold (year 1 or 9999 with an offset overflowed into a 503).
+    if not 1900 <= dt.year <= 9000:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{name} must be between 1900 and 9000")
     return dt
 
 
@@ -42,9 +45,10 @@ def get_risk_report(
 
     JSON by default; CSV with ``Accept: text/csv``.
     """
-    report = risk_report(
-        session, org=principal.org, start=_parse(from_, "from"), end=_parse(to, "to"), circle=circle
-    )
+    start, end = _parse(from_, "from"), _parse(to, "to")
+    if start is not None and end is not None and start > end:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "from must not be after to")
+    report = risk_report(session, org=principal.org, start=start, end=end, circle=circle)
     audit.append(
         session,
         org=principal.org,

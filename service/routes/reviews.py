@@ -7,11 +7,20 @@ import json
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from models.taxonomy import CATEGORIES
 from service.deps import Lead, Moderator, SessionDep, StateDep
-from service.schemas import ClaimOut, DecisionBody, DecisionOut, RevealBody, ReviewOut, ReviewPage
+from service.schemas import (
+    ClaimOut,
+    DecisionBody,
+    DecisionOut,
+    RevealBody,
+    ReviewOut,
+    ReviewPage,
+    _written_reason,
+)
+from service.screening import identifiers_in_correction
 from storage import audit, crud
 from storage.tables import utcnow
 
@@ -67,9 +76,14 @@ def _encode_cursor(row: crud.ReviewRow) -> str:
 def _decode_cursor(cursor: str) -> tuple[int, float, datetime, str]:
     try:
         rank, risk, created, rid = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return int(rank), float(risk), datetime.fromisoformat(created), str(rid)
+        out = int(rank), float(risk), datetime.fromisoformat(created), str(rid)
     except Exception as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid cursor") from exc
+    # A crafted cursor that parses but cannot be a row (an overflowing integer, a NaN, a date out of range) must
+    # be a 422 too, not a database error answered as "unavailable".
+    if not (0 <= out[0] <= 9 and 0.0 <= out[1] <= 1.0 and 1900 <= out[2].year <= 9000 and len(out[3]) <= 64):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid cursor")
+    return out
 
 
 @router.get("", response_model=ReviewPage)
@@ -160,7 +174,9 @@ def claim(review_id: str, principal: Moderator, session: SessionDep, state: Stat
     response_model=DecisionOut,
     responses={409: {"description": "Already decided, or leased by someone else"}},
 )
-def decide(review_id: str, body: DecisionBody, principal: Moderator, session: SessionDep) -> DecisionOut:
+def decide(
+    review_id: str, body: DecisionBody, principal: Moderator, session: SessionDep, state: StateDep
+) -> DecisionOut:
     """Record the outcome and the per-category labels (the training signal). Deciding twice is a 409."""
     if body.unknown_labels():
         raise HTTPException(
@@ -168,6 +184,13 @@ def decide(review_id: str, body: DecisionBody, principal: Moderator, session: Se
         )
     if body.redacted_text is not None and not body.redacted_text.strip():
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "redacted_text is empty")
+    if body.redacted_text is not None and (
+        leaks := identifiers_in_correction(state, principal.org, body.redacted_text)
+    ):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"the corrected redaction still contains identifiers ({', '.join(leaks)}); replace them first",
+        )
     if crud.get_review(session, org=principal.org, review_id=review_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "review not found")
     try:
@@ -193,9 +216,24 @@ def decide(review_id: str, body: DecisionBody, principal: Moderator, session: Se
     )
 
 
+def _reason_query(
+    reason: Annotated[str, Query(min_length=10, max_length=2_000, description="why the original is needed")],
+) -> str:
+    try:
+        return _written_reason(reason)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"reason {exc}") from exc
+
+
 @router.get("/{review_id}/original")
-def read_original(review_id: str, principal: Lead, session: SessionDep, state: StateDep) -> dict[str, str]:
-    """The unredacted text, for the safeguarding lead only; every read is audited."""
+def read_original(
+    review_id: str,
+    principal: Lead,
+    session: SessionDep,
+    state: StateDep,
+    reason: Annotated[str, Depends(_reason_query)],
+) -> dict[str, str]:
+    """The unredacted text, for the safeguarding lead only, with a written reason; every read is audited."""
     row = crud.get_review(session, org=principal.org, review_id=review_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "review not found")
@@ -207,6 +245,7 @@ def read_original(review_id: str, principal: Lead, session: SessionDep, state: S
         actor=principal.actor,
         action="original.read",
         subject=f"review:{review_id}",
+        details={"reason": reason},
     )
     return {"review_id": review_id, "text": state.vault.decrypt(row.screening.original_enc)}
 

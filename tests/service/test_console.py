@@ -236,6 +236,33 @@ def test_logout(client, make_key):  # type: ignore[no-untyped-def]
     assert client.get("/console", follow_redirects=False).status_code == 303
 
 
+def test_logout_ends_the_session_on_the_server(client, make_key):  # type: ignore[no-untyped-def]
+    """Issue 23: a copy of the cookie taken before sign-out no longer works afterwards."""
+    token = login(client, make_key(role="moderator"))
+    stolen = client.cookies.get("cs_console")
+    assert stolen
+    client.post("/console/logout", data={"csrf": token}, follow_redirects=False)
+    client.cookies.set("cs_console", stolen, path="/console")
+    assert client.get("/console", follow_redirects=False).status_code == 303  # back to sign-in
+
+
+def test_evidence_and_the_rule_are_shown(client, make_key):  # type: ignore[no-untyped-def]
+    poster = make_key(role="poster")
+    long_post = (
+        "Lovely sunny day in the garden and everyone enjoyed the strawberries and cream. "
+        "Then tonight Mrs Hughes told me the night carer hit her when she asked for the toilet."
+    )
+    item = screen(client, poster, long_post)["review"]["id"]
+    held = screen(client, poster, "Mrs Hughes in room 4 has been diagnosed with Parkinson's, family not told")
+    assert held["decision"] == "hold"
+    login(client, make_key(role="moderator"))
+    page = client.get(f"/console/reviews/{item}").text
+    assert "The sentence behind each flag" in page and "night carer hit her" in page
+    assert "strawberries" not in page.split("The sentence behind each flag")[1].split("</ul>")[0]
+    rule = client.get(f"/console/reviews/{held['review']['id']}").text
+    assert "Confidentiality rule: a health or other special-category detail" in rule
+
+
 @pytest.mark.parametrize("role", ["safeguarding_lead", "admin"])
 def test_reports_for_leads_only(client, make_key, role):  # type: ignore[no-untyped-def]
     poster = make_key(role="poster")

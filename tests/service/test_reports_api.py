@@ -175,21 +175,73 @@ def test_read_original_lead_only_and_audited(client, poster, lead, make_key, app
     rid = screen(client, poster, text)["review"]["id"]
     for role in ("moderator", "admin"):
         assert (
-            client.get(f"/v1/reviews/{rid}/original", headers=auth(make_key("org-a", role))).status_code
+            client.get(
+                f"/v1/reviews/{rid}/original?reason=checking+the+original+text",
+                headers=auth(make_key("org-a", role)),
+            ).status_code
             == 403
         )
     assert (
         client.get(
-            f"/v1/reviews/{rid}/original", headers=auth(make_key("org-b", "safeguarding_lead"))
+            f"/v1/reviews/{rid}/original?reason=checking+the+original+text",
+            headers=auth(make_key("org-b", "safeguarding_lead")),
         ).status_code
         == 404
     )
     assert audit_entries(app_state, "original.read") == []
-    r = client.get(f"/v1/reviews/{rid}/original", headers=lead)
+    r = client.get(f"/v1/reviews/{rid}/original?reason=checking+the+original+text", headers=lead)
     assert r.status_code == 200
     assert r.json() == {"review_id": rid, "text": text}
     entries = audit_entries(app_state, "original.read")
     assert [e.subject for e in entries] == [f"review:{rid}"]
+    assert entries[0].details == {"reason": "checking the original text"}
+    # A read needs a written reason of visible characters (issue 23): none, short, blank or zero-width is 422.
+    for bad in ("", "?reason=why", "?reason=" + "%20" * 12, "?reason=" + "%E2%80%8B" * 12):
+        assert client.get(f"/v1/reviews/{rid}/original{bad}", headers=lead).status_code == 422
+    assert len(audit_entries(app_state, "original.read")) == 1
+
+
+def test_reveal_reason_must_be_visible(client, poster, lead):  # type: ignore[no-untyped-def]
+    rid = screen(client, poster, TOXIC, anonymous=True, author_id=AUTHOR)["review"]["id"]
+    for reason in (" " * 20, "\u200b" * 20, "\u2800" * 12):
+        r = client.post(f"/v1/reviews/{rid}/reveal-author", json={"reason": reason}, headers=lead)
+        assert r.status_code == 422, reason
+
+
+def test_risk_csv_neutralises_formula_cells(client, poster, lead):  # type: ignore[no-untyped-def]
+    for circle in ('=HYPERLINK("http://x")', "+1+1", "-2", "@SUM(A1)"):
+        screen(client, poster, TOXIC, circle=circle)
+    csv_text = client.get("/v1/reports/risk", headers=lead | {"Accept": "text/csv"}).text
+    cells = [c for line in csv_text.splitlines() for c in line.split(",")]
+    assert not [c for c in cells if c.lstrip('"').startswith(("=", "+", "-", "@"))], csv_text
+    assert any(c.lstrip('"').startswith("'=HYPERLINK") for c in cells)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["from=0001-01-01T00:00:00%2B14:00", "to=9999-12-31T23:59:59-14:00", "from=2026-05-01&to=2026-04-01"],
+)
+def test_out_of_range_dates_are_422(client, lead, query: str):  # type: ignore[no-untyped-def]
+    r = client.get(f"/v1/reports/risk?{query}", headers=lead)
+    assert r.status_code == 422, r.text
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        [99999999999999999999, 0.5, "2026-01-01T00:00:00+00:00", "x"],
+        [0, float("nan"), "2026-01-01", "x"],
+        [0, 0.5, "0001-01-01T00:00:00-14:00", "x"],
+        [0, 0.5, "2026-01-01", "x" * 500],
+    ],
+)
+def test_crafted_cursors_are_422(client, make_key, payload):  # type: ignore[no-untyped-def]
+    import base64
+    import json
+
+    cursor = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+    r = client.get(f"/v1/reviews?cursor={cursor}", headers=auth(make_key("org-a", "moderator")))
+    assert r.status_code == 422, r.text
 
 
 def test_audit_trail_after_activity(client, poster, lead, make_key, app_state):  # type: ignore[no-untyped-def]
@@ -200,7 +252,7 @@ def test_audit_trail_after_activity(client, poster, lead, make_key, app_state): 
     client.post(
         f"/v1/reviews/{rid}/decision", json={"action": "approve", "labels": {"toxicity": False}}, headers=mod
     )
-    client.get(f"/v1/reviews/{rid}/original", headers=lead)
+    client.get(f"/v1/reviews/{rid}/original?reason=checking+the+original+text", headers=lead)
     client.post(f"/v1/reviews/{rid}/reveal-author", json={"reason": "welfare check requested"}, headers=lead)
 
     with app_state.require_db().session() as s:

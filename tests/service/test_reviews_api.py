@@ -307,3 +307,29 @@ def test_claim_next(client, post, mod1, mod2, make_key):  # type: ignore[no-unty
     assert client.post("/v1/reviews/claim-next", headers=mod3).json()["id"] == normal
     r = client.post("/v1/reviews/claim-next", headers=auth(make_key("org-a", "moderator")))
     assert r.status_code == 200 and r.json() is None
+
+
+def test_a_correction_that_reintroduces_an_identifier_is_refused(client, poster, make_key):  # type: ignore[no-untyped-def]
+    """Issue 17: a moderator's corrected redaction goes through the same recognizers before approval."""
+    mod = auth(make_key("org-a", "moderator"))
+    rid = client.post(
+        "/v1/screen", json={"text": "whoever left the sluice like that is a lazy idiot"}, headers=poster
+    ).json()["review"]["id"]
+    client.post(f"/v1/reviews/{rid}/claim", headers=mod)
+    for leak in ("ring Doris Hughes's son on 07700 900123", "keysafe 4471 at the back", "NHS 943 476 5919"):
+        r = client.post(
+            f"/v1/reviews/{rid}/decision",
+            json={"action": "approve_redacted", "labels": {}, "redacted_text": leak},
+            headers=mod,
+        )
+        assert r.status_code == 422 and "identifiers" in r.json()["detail"], (leak, r.text)
+    ok = client.post(
+        f"/v1/reviews/{rid}/decision",
+        json={
+            "action": "approve_redacted",
+            "labels": {},
+            "redacted_text": "whoever left the sluice like that",
+        },
+        headers=mod,
+    )
+    assert ok.status_code == 200, ok.text
