@@ -25,6 +25,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from service.app import create_app
 
     settings = get_settings()
+    if settings.cookie_secure is None:
+        # Outside local development the console is reached over HTTPS (behind a proxy): Secure cookies.
+        settings.cookie_secure = args.host not in ("127.0.0.1", "localhost", "::1")
     if not args.no_bootstrap:
         from training import registry
 
@@ -115,6 +118,18 @@ def cmd_challenge(args: argparse.Namespace) -> int:
     pipeline.read_parts = not args.whole_post_only
     summary = run_and_report(pipeline, Path(args.output), name=args.name)
     print(summary["markdown"])
+    return 0
+
+
+def cmd_shortcuts(args: argparse.Namespace) -> int:
+    from evaluation import shortcuts
+    from evaluation.challenge_suite import pipeline_for_bundle, served_pipeline
+
+    pipeline = (
+        pipeline_for_bundle(Path(args.bundle), Path(args.bundle).name) if args.bundle else served_pipeline()
+    )
+    report = shortcuts.run_and_report(pipeline, Path(args.output))
+    print(json.dumps(report, indent=1, ensure_ascii=False))
     return 0
 
 
@@ -234,6 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
     ch.add_argument("--bundle", help="a model bundle directory instead of the champion")
     ch.add_argument("--whole-post-only", action="store_true", help="ablation: score only the whole text")
     ch.set_defaults(func=cmd_challenge)
+
+    sc = sub.add_parser(
+        "shortcuts", help="counterfactual pairs (identifiers, identity terms, names) through the pipeline"
+    )
+    sc.add_argument("--output", default="evaluation/reports")
+    sc.add_argument("--bundle", help="a model bundle directory instead of the champion")
+    sc.set_defaults(func=cmd_shortcuts)
 
     ep = sub.add_parser("evaluate-pii", help="span-level PII evaluation, ours beside vanilla Presidio")
     ep.add_argument("--output", default="evaluation/reports")

@@ -52,7 +52,9 @@ class Settings(BaseSettings):
     sla_urgent_minutes: int = 15
     sla_normal_minutes: int = 24 * 60
     retention_days: int = 365
-    cookie_secure: bool = False
+    #: The console cookie's ``Secure`` flag. None (the default): Secure unless the service listens only on a
+    #: loopback address (local development over plain http); ``carescreen serve`` decides from ``--host``.
+    cookie_secure: bool | None = None
     shared_datasets: Path | None = Field(default=None)
 
     def resolved_database_url(self) -> str:

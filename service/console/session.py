@@ -53,7 +53,7 @@ def _set(
         path=path,
         httponly=True,
         samesite="strict",
-        secure=state.settings.cookie_secure,
+        secure=bool(state.settings.cookie_secure),
     )
 
 
