@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import carescreen  # noqa: F401  (sets offline environment variables before anything else is imported)
 from carescreen.config import get_settings
@@ -108,13 +109,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pipeline_for(args: argparse.Namespace, for_bundle: Any, served: Any) -> Any:
+    """The pipeline of ``--bundle DIR``, of registered ``--version N``, or of the champion as served."""
+    if args.bundle:
+        return for_bundle(Path(args.bundle), Path(args.bundle).name)
+    if args.version:
+        from training import registry
+
+        settings = get_settings()
+        ref = registry.ModelRef(settings.registered_model_name, str(args.version), None)
+        return for_bundle(registry.download_bundle(ref, settings), ref.label)
+    return served()
+
+
 def cmd_challenge(args: argparse.Namespace) -> int:
     from evaluation.challenge_suite import pipeline_for_bundle, run_and_report, served_pipeline
 
-    if args.bundle:
-        pipeline = pipeline_for_bundle(Path(args.bundle), Path(args.bundle).name)
-    else:
-        pipeline = served_pipeline()
+    pipeline = _pipeline_for(args, pipeline_for_bundle, served_pipeline)
     pipeline.read_parts = not args.whole_post_only
     summary = run_and_report(pipeline, Path(args.output), name=args.name)
     print(summary["markdown"])
@@ -125,9 +136,7 @@ def cmd_shortcuts(args: argparse.Namespace) -> int:
     from evaluation import shortcuts
     from evaluation.challenge_suite import pipeline_for_bundle, served_pipeline
 
-    pipeline = (
-        pipeline_for_bundle(Path(args.bundle), Path(args.bundle).name) if args.bundle else served_pipeline()
-    )
+    pipeline = _pipeline_for(args, pipeline_for_bundle, served_pipeline)
     report = shortcuts.run_and_report(pipeline, Path(args.output))
     print(json.dumps(report, indent=1, ensure_ascii=False))
     return 0
@@ -247,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     ch.add_argument("--output", default="evaluation/reports")
     ch.add_argument("--name", default="challenge", help="report file stem")
     ch.add_argument("--bundle", help="a model bundle directory instead of the champion")
+    ch.add_argument("--version", help="a registered model version instead of the champion")
     ch.add_argument("--whole-post-only", action="store_true", help="ablation: score only the whole text")
     ch.set_defaults(func=cmd_challenge)
 
@@ -255,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sc.add_argument("--output", default="evaluation/reports")
     sc.add_argument("--bundle", help="a model bundle directory instead of the champion")
+    sc.add_argument("--version", help="a registered model version instead of the champion")
     sc.set_defaults(func=cmd_shortcuts)
 
     ep = sub.add_parser("evaluate-pii", help="span-level PII evaluation, ours beside vanilla Presidio")

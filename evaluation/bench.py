@@ -29,6 +29,24 @@ README = PROJECT_ROOT / "README.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
+LENGTHS = (20, 100, 500)
+
+
+def posts_of_length(words: int, n: int, seed: int = 5) -> list[str]:
+    """``n`` posts of about ``words`` words each, joined from real care-corpus posts (as staff write long ones)."""
+    from training.care_corpus import load_posts
+
+    texts = [p.text for p in load_posts()]
+    rng = random.Random(seed + words)
+    out: list[str] = []
+    for _ in range(n):
+        parts: list[str] = []
+        while sum(len(t.split()) for t in parts) < words:
+            parts.append(rng.choice(texts))
+        out.append(" ".join(" ".join(parts).split()[:words]))
+    return out
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -337,6 +355,25 @@ def run_bench(
                 cwd=PROJECT_ROOT,
             )
             results["batch"] = json.loads(out.stdout.strip().splitlines()[-1])
+            # What reading every part of a post costs as posts grow (issue 23): concurrency 1, one post a call.
+            results["by_length"] = {}
+            for words in LENGTHS:
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        "-c",
+                        "import json,sys; from evaluation.bench import drive; "
+                        "print(json.dumps(drive(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), 1)))",
+                        base,
+                        key,
+                        json.dumps(posts_of_length(words, 40)),
+                    ],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    cwd=PROJECT_ROOT,
+                )
+                results["by_length"][str(words)] = json.loads(out.stdout.strip().splitlines()[-1])
             results["peak_rss_mb"] = _peak_rss_mb(server.pid)
         finally:
             server.terminate()
@@ -413,8 +450,19 @@ def render_markdown(r: dict[str, Any]) -> str:
             f"**{r['throughput_ratio_batch_vs_naive']:.1f}x** through `/v1/screen/batch`",
             _gpu_line(r.get("gpu", {})),
             f"- Peak RSS of the serving process: {r['peak_rss_mb']:.0f} MB; start to `/readyz`: {r['start_to_ready_s']:.1f} s",
+            *_length_line(r.get("by_length", {}), c1),
         ]
     )
+
+
+def _length_line(by_length: dict[str, Any], c1: dict[str, Any]) -> list[str]:
+    if not by_length:
+        return []
+    cells = ", ".join(
+        f"{w} words: p50 {v['p50_ms']:.1f} ms ({v['p50_ms'] / c1['p50_ms']:.1f}x a corpus post)"
+        for w, v in by_length.items()
+    )
+    return [f"- Cost by length (every part is read; concurrency 1): {cells}"]
 
 
 def _gpu_line(gpu: dict[str, Any]) -> str:

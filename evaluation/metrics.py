@@ -69,12 +69,15 @@ def choose_thresholds(
     mask: np.ndarray,
     recall_targets: Mapping[str, float],
     default: float = 0.5,
+    fbeta: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
     """Per-category thresholds on validation data.
 
-    Categories in ``recall_targets`` (safeguarding, self-harm: a miss is the worst error) get the highest
-    threshold that still reaches the target recall; the others get the threshold with the best F1.
+    Categories in ``recall_targets`` get the highest threshold that still reaches the target recall; categories
+    in ``fbeta`` the threshold with the best F-beta (beta 2: recall weighs four times precision); the others
+    the threshold with the best F1.
     """
+    fbeta = fbeta or {}
     out: dict[str, float] = {}
     for j, c in enumerate(CATEGORIES):
         rows = mask[:, j] > 0
@@ -91,13 +94,14 @@ def choose_thresholds(
             t = float(pos[len(pos) - k]) if k > 0 else default
             out[c] = float(min(max(t - 1e-6, 1e-4), 0.99))
             continue
+        b2 = float(fbeta.get(c, 1.0)) ** 2
         best_t, best_f1 = default, -1.0
         for t in candidates:
             pred = p >= t
             tp = float((pred & (y == 1)).sum())
             fp = float((pred & (y == 0)).sum())
             fn = float((~pred & (y == 1)).sum())
-            f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+            f1 = (1 + b2) * tp / ((1 + b2) * tp + b2 * fn + fp) if tp else 0.0
             if f1 > best_f1 + 1e-9:
                 best_t, best_f1 = float(t), f1
         out[c] = float(min(max(best_t - 1e-6, 1e-4), 0.99))

@@ -32,8 +32,8 @@ _HOMOGLYPHS = str.maketrans(
 _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
 # A "word" that mixes letters with leet digits/symbols, e.g. k1ll, b1tch, D0ris, @buse, $tupid.
 _LEET_WORD = re.compile(r"(?<![\w@$])(?=[\w@$]*[A-Za-z])(?=[\w@$]*[013457@$])[A-Za-z013457@$]{3,}(?![\w@$])")
-# Five or more single letters separated by single spaces/dots/dashes: "s t u p i d", "k.i.l.l".
-_SPACED = re.compile(r"(?<![A-Za-z])(?:[A-Za-z][ .\-_*]){3,}[A-Za-z](?![A-Za-z])")
+# Three or more single letters separated by single spaces/dots/dashes: "s t u p i d", "k.i.l.l".
+_SPACED = re.compile(r"(?<![A-Za-z])(?:[A-Za-z][ .\-_*]){2,}[A-Za-z](?![A-Za-z])")
 # Bounded work: spaCy's tokenizer is quadratic on long runs of punctuation or emoji (9,999 "!" took 21 s of NLP,
 # holding the GIL), and a run says nothing more after a few characters. A run of one repeated symbol keeps 3,
 # a run of mixed symbols keeps 8; letters, digits and spaces are never touched (identifiers keep their shape).
@@ -287,6 +287,18 @@ _ENGLISH_CUES = _ENGLISH_CUES | frozenset(
         "where",
         "which",
         "passing",
+        "u",
+        "ur",
+        "im",
+        "dont",
+        "cant",
+        "nobody",
+        "everyone",
+        "asked",
+        "see",
+        "like",
+        "pls",
+        "ok",
     ]
 )
 
@@ -395,6 +407,7 @@ def is_judgeable(text: str) -> bool:
     Posts mostly in a non-Latin script, or of five or more words with no common English word, are not
     judgeable. Emoji-only or very short posts are judgeable (the model scores them; they carry little risk).
     """
+    text = normalize(text).text  # judge what a reader sees: "s e e  y o u", "th1ck" folded first
     letters = [c for c in text if c.isalpha()]
     if not letters:
         return True

@@ -42,6 +42,9 @@ class PostScores:
     probs: np.ndarray  # (n_posts, len(CATEGORIES))
     evidence: list[dict[str, tuple[int, int]]]
     parts: int  # how many texts were scored in all (whole posts + parts)
+    #: The whole text's own scores (the policy blocks only on these: a quoted slur in one sentence of a post
+    #: that condemns it is held for a person, never blocked unread).
+    whole: np.ndarray | None = None
 
 
 def _words(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -117,7 +120,7 @@ def score_posts(
     n_cat = len(CATEGORIES)
     probs = np.zeros((len(texts), n_cat), dtype=np.float64)
     if not inputs:
-        return PostScores(probs, [], 0)
+        return PostScores(probs, [], 0, probs.copy())
     part_probs = np.asarray(predict(inputs), dtype=np.float64)
     if part_probs.shape != (len(inputs), n_cat):
         raise ValueError(f"classifier returned shape {part_probs.shape} for {len(inputs)} texts")
@@ -140,4 +143,4 @@ def score_posts(
             probs[i, j] = part_probs[k, j] if p < 0 else max(part_probs[w, j], part_probs[p, j])
             chosen[c] = owners[k][1]
         evidence.append(chosen)
-    return PostScores(probs, evidence, len(inputs))
+    return PostScores(probs, evidence, len(inputs), part_probs[whole])

@@ -118,6 +118,7 @@ class ScreeningPipeline:
             model_inputs.append(normalize(redacted if "pii" not in degraded[i] else req.text))
 
         evidence: list[dict[str, tuple[int, int]]] = [{} for _ in requests]
+        whole = np.zeros((len(requests), len(CATEGORIES)))
         try:
             # Every part of every post is read (models/parts.py): one harmful sentence is enough.
             scored = score_posts(
@@ -128,6 +129,7 @@ class ScreeningPipeline:
                 raise ValueError(f"classifier returned shape {probs.shape} or non-finite scores")
             probs = np.clip(probs, 0.0, 1.0)
             evidence = scored.evidence
+            whole = scored.whole if scored.whole is not None else probs
         except Exception:
             log.exception("classifier failed; failing closed")
             probs = np.zeros((len(requests), len(CATEGORIES)))
@@ -157,6 +159,7 @@ class ScreeningPipeline:
                 hidden_text=has_hidden_text(req.text),
                 text=model_inputs[i].text,
                 entities=[(f.type, f.role) for f in redact],
+                whole_scores={c: float(whole[i, j]) for j, c in enumerate(CATEGORIES)},
             )
             results.append(
                 ScreenResult(

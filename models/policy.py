@@ -71,6 +71,7 @@ class PolicyEngine:
         hidden_text: bool = False,
         text: str = "",
         entities: Sequence[tuple[str, str]] = (),
+        whole_scores: Mapping[str, float] | None = None,
     ) -> Verdict:
         """Highest precedence wins: escalate > block > hold > allow_redacted > allow.
 
@@ -89,7 +90,12 @@ class PolicyEngine:
             return Verdict(
                 "hold", "high", self.messages["unscreenable"], tuple(f"degraded:{d}" for d in degraded)
             )
-        blocking = [c for c in self.block_on if c in flagset and scores.get(c, 0.0) >= self.block_threshold]
+        # Blocking (the one decision an author sees as a rejection) needs the whole post to read as hate, a
+        # threat or sexual content; a single sentence that does (a slur quoted to condemn it) is held instead.
+        block_scores = scores if whole_scores is None else whole_scores
+        blocking = [
+            c for c in self.block_on if c in flagset and block_scores.get(c, 0.0) >= self.block_threshold
+        ]
         if blocking:
             msg = self.messages["block"].format(reason=self._reason_text(blocking))
             return Verdict("block", self.priorities["block"], msg, tuple(blocking))

@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from typing import Final
 
+from models.parts import part_spans
 from training.examples import LabelledText
 
 #: Adjectives of protected characteristics, interchangeable in "a ___ colleague", "our ___ residents".
@@ -65,6 +66,36 @@ def identity_counterfactuals(
                 )
             )
     return out
+
+
+def clean_parts(examples: Sequence[LabelledText], *, n: int, seed: int) -> list[LabelledText]:
+    """Up to ``n`` sentences of clean posts, each a clean example of its own.
+
+    Serving scores every sentence of a post and takes the maximum (``models.parts``), so a fragment of a clean
+    post must score as clean on its own; the whole-post training set never showed the model such fragments.
+    Sentences of *labelled* posts are not used: which sentence carries the label is unknown.
+    """
+    rng = random.Random(seed)
+    out: list[LabelledText] = []
+    for ex in examples:
+        if any(ex.labels.values()):
+            continue
+        spans = part_spans(ex.text)
+        if len(spans) < 2:
+            continue
+        for k, (s, e) in enumerate(spans):
+            out.append(
+                LabelledText(
+                    id=f"{ex.id}#part{k}",
+                    text=ex.text[s:e],
+                    labels=dict(ex.labels),
+                    source=ex.source,
+                    split=ex.split,
+                    meta={"augmented": "clean_part"},
+                )
+            )
+    rng.shuffle(out)
+    return out[:n]
 
 
 def padded_examples(examples: Sequence[LabelledText], *, n: int, seed: int) -> list[LabelledText]:

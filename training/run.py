@@ -18,7 +18,7 @@ from evaluation.metrics import category_metrics, choose_thresholds, summary
 from models.classifier import BundleConfig, save_bundle
 from models.parts import score_posts
 from models.taxonomy import CATEGORIES
-from training.augment import identity_counterfactuals, padded_examples
+from training.augment import clean_parts, identity_counterfactuals, padded_examples
 from training.corpora import load_corpus
 from training.data import care_examples, dataset_hash, external_examples, label_counts
 from training.examples import LabelledText
@@ -107,9 +107,11 @@ def train_and_register(
         train_care, val = train_care[:care_limit], val[: max(40, care_limit // 4)]
     external = external_examples(args.external_corpora, args.external_per_corpus, args.seed)
     rare = [e for e in train_care if any(e.labels.get(c) for c in args.rare_categories)]
-    augmented = padded_examples(
-        train_care, n=args.padded_examples, seed=args.seed
-    ) + identity_counterfactuals(train_care, copies=args.identity_copies, seed=args.seed)
+    augmented = (
+        padded_examples(train_care, n=args.padded_examples, seed=args.seed)
+        + identity_counterfactuals(train_care, copies=args.identity_copies, seed=args.seed)
+        + clean_parts(train_care, n=args.clean_part_examples, seed=args.seed)
+    )
     train_set = (
         train_care * args.care_repeats + rare * args.rare_repeats + augmented + external + list(extra_train)
     )
@@ -132,10 +134,17 @@ def train_and_register(
 
     val_probs = post_probs([e.text for e in val])
     vt, vm = arrays(val)
-    targets_for_thresholds = dict(args.recall_targets)
+    # Urgent categories: the best F-beta on validation (a recall quantile of ~30 positives was set by the two
+    # least typical disclosures); a retrain's recall floors still apply as floors.
+    targets_for_thresholds = {} if args.urgent_beta else dict(args.recall_targets)
     for c, floor in (recall_floors or {}).items():
         targets_for_thresholds[c] = max(targets_for_thresholds.get(c, 0.0), floor)
-    thresholds = choose_thresholds(val_probs, vt, vm, targets_for_thresholds)
+    fbeta = {
+        c: args.urgent_beta
+        for c in args.recall_targets
+        if args.urgent_beta and c not in targets_for_thresholds
+    }
+    thresholds = choose_thresholds(val_probs, vt, vm, targets_for_thresholds, fbeta=fbeta)
     for c, cap in (threshold_caps or {}).items():
         thresholds[c] = min(thresholds[c], cap)
     thresholds.update(inherit_thresholds or {})

@@ -54,6 +54,13 @@ class TrainingArguments:
     padded_examples: int = 400
     #: Copies of each training post that names an identity term, with the term swapped (label unchanged).
     identity_copies: int = 2
+    #: Sentences of clean posts as clean examples: serving takes the max over sentences, so fragments must
+    #: score clean on their own.
+    clean_part_examples: int = 1200
+    #: Urgent categories' thresholds maximise F-beta on validation (beta > 1 weighs recall); None: the
+    #: highest threshold reaching ``recall_targets`` (on a small validation set that quantile is noisy: the two
+    #: least typical disclosures set it and a third of clean posts were flagged).
+    urgent_beta: float | None = 2.0
     device: str = "auto"
     #: Warm start: continue from this bundle's weights (retraining) instead of the base encoder.
     init_from: str | None = None

@@ -59,12 +59,17 @@ def test_registered_bundle_loads_and_predicts(tiny_model) -> None:  # type: igno
     assert np.abs(int8_probs - torch_probs).max() < 0.5  # int8: close, not identical (counted in evaluate)
 
 
-def test_thresholds_meet_recall_targets_on_validation(tiny_model) -> None:  # type: ignore[no-untyped-def]
+def test_urgent_thresholds_maximise_f2_on_validation(tiny_model) -> None:  # type: ignore[no-untyped-def]
+    """Safeguarding and self-harm thresholds weigh recall four times precision (F2) on validation."""
     _, outcome = tiny_model
     for c in ("safeguarding", "self_harm"):
         m = outcome.validation["categories"][c]
         if m["support"]:
-            assert m["recall"] >= 0.95, (c, m)
+            p, r = m["precision"], m["recall"]
+            f2 = 5 * p * r / (4 * p + r) if p + r else 0.0
+            # Flagging every post is one of the candidates, so the chosen threshold scores at least its F2.
+            base = m["support"] / m["n"]
+            assert f2 >= 5 * base / (4 * base + 1) - 1e-9, (c, m)
     report = json.loads((outcome.bundle_dir / "report.json").read_text())
     assert "test" in report and "validation" in report
 

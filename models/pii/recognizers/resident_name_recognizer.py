@@ -476,6 +476,10 @@ _NAME_WORD: Final[str] = rf"[{UPPER}][{LOWER}]+(?:['’-][{UPPER}]?[{LOWER}]+)?"
 _TITLE_RE: Final[re.Pattern[str]] = re.compile(
     rf"\b(?:{'|'.join(TITLES)})\.?\s+(?P<name>{_NAME_WORD}(?:\s+{_NAME_WORD})?)"
 )
+#: Typed in lower case on a phone ("mrs pritchard", "mr o'donnell"): a title then one surname-like word.
+_LOWER_TITLE_RE: Final[re.Pattern[str]] = re.compile(
+    rf"(?<![\w@])(?i:mrs|mr|miss|ms)\.?\s+(?P<name>[{LOWER}][{LOWER}'’-]{{2,}})(?![\w@])"
+)
 _POSSESSIVE_RE: Final[re.Pattern[str]] = re.compile(r"['’]s?$")
 
 
@@ -550,6 +554,10 @@ class ResidentNameRecognizer(LocalRecognizer):
             if self._is_name(name.split()[0]):
                 surname = name if self._is_name(name) else name.split()[0]
                 spans[(m.start(), m.start("name") + len(self._trim(surname)))] = 0.85
+        for m in _LOWER_TITLE_RE.finditer(text):
+            surname = self._trim(m.group("name"))
+            if surname and surname.lower() not in self.stopwords:
+                spans.setdefault((m.start(), m.start("name") + len(surname)), 0.8)
         for rx in (self._cue_before, self._cue_after):
             for m in rx.finditer(text):
                 name = m.group("name")
