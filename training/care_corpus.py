@@ -244,6 +244,14 @@ def stats(posts: list[CarePost]) -> dict[str, Any]:
         table[c]["total"] = sum(table[c][s] for s in splits)
     clean = [p for p in posts if not any(p.labels.values())]
     hard = [p for p in clean if "hard_negative" in p.tags]
+
+    def person_rate(group: list[CarePost]) -> float:
+        return sum(any(e["type"] == "PERSON" for e in p.entities) for p in group) / max(1, len(group))
+
+    # A shortcut check (issue 16): if named people appear mostly in harmful posts, a name becomes evidence.
+    person_rates = {c: person_rate([p for p in posts if p.labels[c]]) for c in CATEGORIES}
+    person_rates["clean"] = person_rate(clean)
+    person_rates["recognition"] = person_rate([p for p in posts if {"special_mention", "ooo"} & set(p.tags)])
     return {
         "posts": {s: sum(1 for p in posts if p.split == s) for s in splits} | {"total": len(posts)},
         "labels": table,
@@ -254,6 +262,7 @@ def stats(posts: list[CarePost]) -> dict[str, Any]:
         "spans_by_role": dict(Counter(e["role"] for p in posts for e in p.entities)),
         "care_act_types": dict(Counter(p.care_act_type for p in posts if p.care_act_type)),
         "templated": sum(1 for p in posts if str(p.meta.get("origin", "")).startswith("template")),
+        "person_rate": person_rates,
     }
 
 
@@ -270,4 +279,6 @@ def format_stats(s: dict[str, Any]) -> str:
     lines.append(f"spans by type: {s['spans_by_type']}")
     lines.append(f"spans by role: {s['spans_by_role']}")
     lines.append(f"Care Act types: {s['care_act_types']}")
+    rates = ", ".join(f"{k} {v:.0%}" for k, v in s.get("person_rate", {}).items())
+    lines.append(f"posts naming a person, by label: {rates}")
     return "\n".join(lines)

@@ -197,7 +197,11 @@ class Redactor:
             # "Email the office", "Monday": NER's PERSON made only of words that are never a name on their own
             and not (r.entity_type == "PERSON" and _only_stopwords(text[r.start : r.end]))
             # "Rose Ward", "Cedar Unit", "Oak House": a place in the home named like a person
-            and not (r.entity_type == "PERSON" and _PLACE_AFTER.match(text, r.end))
+            and not (
+                r.entity_type == "PERSON"
+                and text[r.start : r.end] in _WARD_NAMES
+                and _PLACE_AFTER.match(text, r.end)
+            )
         ]
 
         staff_spans: list[tuple[int, int]] = []
@@ -280,6 +284,12 @@ class Redactor:
         return out
 
 
+#: Names of wards, units and suites ("Rose Ward", "Oak Unit"); "Helen Ward" stays a person.
+_WARD_NAMES: Final[frozenset[str]] = frozenset(
+    "Rose Lily Daisy Poppy Oak Ash Willow Beech Elm Maple Cedar Rowan Holly Iris Bluebell Primrose Lavender "
+    "Heather Jasmine Orchid Lilac Magnolia Sunflower Hawthorn Birch Chestnut Sycamore Juniper Aspen Hazel Ivy "
+    "Violet Jubilee Victoria Windsor Kingfisher Robin Wren Swallow Lark Meadow Orchard Riverside Garden".split()
+)
 _PLACE_AFTER: Final[re.Pattern[str]] = re.compile(
     r"\s+(?:Ward|Unit|Wing|Suite|Lodge|Lounge|Floor|Corridor)\b"
 )

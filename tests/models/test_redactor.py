@@ -24,7 +24,7 @@ def _spans(text: str, red: Redaction) -> set[tuple[str, str, str]]:
 
 
 def test_version_from_yaml(redactor: Redactor) -> None:
-    assert redactor.version == "2026-11-28.3"
+    assert redactor.version == "2026-12-02.1"
 
 
 def test_staff_kept_resident_redacted_in_special_mention(redactor: Redactor) -> None:

@@ -9,6 +9,7 @@ from presidio_analyzer import EntityRecognizer
 from models.pii.recognizers.access_code_recognizer import AccessCodeRecognizer
 from models.pii.recognizers.date_of_birth_recognizer import DateOfBirthRecognizer
 from models.pii.recognizers.email_recognizer import CareEmailRecognizer
+from models.pii.recognizers.first_name_recognizer import FirstNameRecognizer
 from models.pii.recognizers.nhs_number_recognizer import NhsNumberRecognizer
 from models.pii.recognizers.resident_name_recognizer import ResidentNameRecognizer, RoleInferer
 from models.pii.recognizers.room_number_recognizer import RoomNumberRecognizer
@@ -23,6 +24,7 @@ REGISTRY: Final[dict[str, type[EntityRecognizer]]] = {
         AccessCodeRecognizer,
         DateOfBirthRecognizer,
         CareEmailRecognizer,
+        FirstNameRecognizer,
         NhsNumberRecognizer,
         ResidentNameRecognizer,
         RoomNumberRecognizer,
@@ -39,6 +41,7 @@ __all__ = [
     "CareEmailRecognizer",
     "CareUkPostcodeRecognizer",
     "DateOfBirthRecognizer",
+    "FirstNameRecognizer",
     "NhsNumberRecognizer",
     "ResidentNameRecognizer",
     "RoleInferer",
