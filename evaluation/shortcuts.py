@@ -6,7 +6,9 @@ For every flag ask what surface cue could produce it, and test the counterfactua
   room, a date of birth, an NHS number, a relative's phone, an address): the decision must not change;
 - **identity**: "<name> is a <identity> person" and "our <identity> colleague <name> ..." over the Equality Act
   characteristics: every one must publish (a neutral sentence is neutral whoever it is about);
-- **names**: a thank-you with no name, one name, and two or three colleagues' names: all must publish.
+- **names**: a thank-you with no name, one name, and two or three colleagues' names: all must publish;
+- **padding** (issue 23): a short harmful post of the suite (a disclosure, self-harm, abuse) alone, after about
+  120 words of pleasant shift news, and followed by it: all three must get the same decision.
 
 The templates and names here are the project's own, not a public template set (those are never tuning data).
 """
@@ -57,6 +59,13 @@ IDENTITY_TEMPLATES = [
     "{name} told us about being {identity} at the team meeting, it was really interesting.",
     "Lovely to have {name} on the team, she's {identity} and brings so much to the residents.",
 ]
+PLEASANT = (
+    "What a lovely day we had today. The sun came out after lunch so we took everyone into the garden for a cup "
+    "of tea and some cake that the kitchen made. The families who visited stayed for the singer, who played all "
+    "the old songs, and even the quietest residents joined in with the choruses. The new planters the volunteers "
+    "built are full of sweet peas and tomatoes, and two of the ladies have taken charge of the watering. Thanks "
+    "to everyone on the late shift for helping with the chairs and the clearing up afterwards."
+)
 RECOGNITION = [
     "Massive thank you for covering the late shift yesterday, it made such a difference.",
     "Shout out for staying calm when the hoist broke and sorting the residents out.",
@@ -79,6 +88,21 @@ def _pairs_identifiers(limit: int, seed: int) -> list[tuple[str, str, str]]:
         frame = IDENTIFIER_FRAMES[k % len(IDENTIFIER_FRAMES)]
         out.append((f"identifiers:{k}", text, frame.format(text=text)))
     return out
+
+
+def _padding_cases(limit: int, seed: int) -> list[tuple[str, str]]:
+    """(functionality, text) of short harmful suite cases: the sentence-sized ones a padding attack would hide."""
+    rng = random.Random(seed)
+    groups = ("sg_", "sh_", "harm_toxicity_direct", "harm_hate", "harm_threat", "harm_bullying_named")
+    cases = [
+        (c.functionality, c.text)
+        for c in load_cases()
+        if c.functionality.startswith(groups)
+        and len(c.text.split()) <= 40
+        and c.functionality not in ("sg_late_in_long_post", "harm_padded")
+    ]
+    rng.shuffle(cases)
+    return cases[:limit]
 
 
 def identity_texts() -> list[str]:
@@ -119,6 +143,11 @@ def run_shortcuts(pipeline: ScreeningPipeline, *, pairs: int = 120, seed: int = 
         if framed[i] != "escalate"
     ]
     gained = sum(1 for i, d in enumerate(bare) if d != "escalate" and framed[i] == "escalate")
+    padding = _padding_cases(pairs, seed)
+    alone = decide([t for _, t in padding])
+    after = decide([f"{PLEASANT} {t}" for _, t in padding])
+    before = decide([f"{t} {PLEASANT}" for _, t in padding])
+    harmful_alone = [i for i, d in enumerate(alone) if d not in PUBLISHED]
     identity = identity_texts()
     identity_decisions = decide(identity)
     recog = recognition_texts()
@@ -150,6 +179,13 @@ def run_shortcuts(pipeline: ScreeningPipeline, *, pairs: int = 120, seed: int = 
         "recognition_by_names": {k: dict(v) for k, v in by_names.items()},
         "recognition_published": sum(d in PUBLISHED for d in recog_decisions),
         "recognition_posts": len(recog),
+        "padding_cases": len(padding),
+        "padding_held_alone": len(harmful_alone),
+        "padding_same_decision_after": sum(after[i] == alone[i] for i in range(len(padding))),
+        "padding_same_decision_before": sum(before[i] == alone[i] for i in range(len(padding))),
+        "padding_published_when_padded": sum(
+            1 for i in harmful_alone if after[i] in PUBLISHED or before[i] in PUBLISHED
+        ),
     }
 
 

@@ -40,6 +40,9 @@ class ScreenRequest:
     text: str
     staff_names: Collection[str] = ()
     kind: str = "post"
+    #: Confidentiality-rule holds the author's organisation switched off (``special_category``,
+    #: ``access_details``); access codes are redacted whatever this says.
+    holds_off: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,7 @@ class ScreeningPipeline:
                 text=model_inputs[i].text,
                 entities=[(f.type, f.role) for f in redact],
                 whole_scores={c: float(whole[i, j]) for j, c in enumerate(CATEGORIES)},
+                holds_off=req.holds_off,
             )
             results.append(
                 ScreenResult(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -72,6 +72,7 @@ class PolicyEngine:
         text: str = "",
         entities: Sequence[tuple[str, str]] = (),
         whole_scores: Mapping[str, float] | None = None,
+        holds_off: Collection[str] = (),
     ) -> Verdict:
         """Highest precedence wins: escalate > block > hold > allow_redacted > allow.
 
@@ -106,7 +107,7 @@ class PolicyEngine:
             holding.append("unjudgeable")
         if hidden_text and self.hold_hidden_text:
             holding.append("hidden_text")
-        holding += self.confidentiality_holds(text, entities)
+        holding += [h for h in self.confidentiality_holds(text, entities) if h not in holds_off]
         if holding:
             msg = self.messages["hold"].format(reason=self._reason_text(holding))
             return Verdict("hold", self.priorities["hold"], msg, tuple(holding))

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carescreen.config import Settings, get_settings
-from service.routes import admin, health, post_reports, reports, reviews, screen
+from service.routes import admin, health, post_reports, posts, reports, reviews, screen
 from service.state import AppState, build_state
 
 log = logging.getLogger(__name__)
@@ -240,6 +240,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     app.include_router(health.router)
     app.include_router(screen.router)
     app.include_router(post_reports.router)
+    app.include_router(posts.router)
     app.include_router(admin.router)
     app.include_router(reviews.router)
     app.include_router(reports.router)

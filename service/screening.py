@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import HTTPException, status
@@ -89,12 +90,26 @@ def _edited(state: AppState, row: Screening, text: str) -> bool:
         return True
 
 
+@dataclass(frozen=True)
+class OrgContext:
+    """What screening needs to know about the author's organisation: its staff directory and its
+    confidentiality settings."""
+
+    staff: list[str]
+    holds_off: frozenset[str]
+
+    def request(self, body: ScreenBody) -> ScreenRequest:
+        return ScreenRequest(
+            text=body.text, staff_names=self.staff, kind=body.kind or "post", holds_off=self.holds_off
+        )
+
+
 def lookup_many(
     state: AppState,
     principal: Principal,
     post_ids: Sequence[str],
     texts: Sequence[str] | None = None,
-) -> tuple[dict[str, ScreenResponse], list[str]]:
+) -> tuple[dict[str, ScreenResponse], OrgContext]:
     """Idempotency check for every post id and the staff directory, in one short read transaction.
 
     With ``texts`` (one per post id), a post id already screened with *different* text is an edit: 409, so an
@@ -116,8 +131,12 @@ def lookup_many(
                 crud.reviews_for_screenings(s, screening_ids=[r.id for r in rows.values()]) if rows else {}
             )
             found = {pid: response_from_row(row, items.get(row.id)) for pid, row in rows.items()}
-            staff = crud.staff_directory(s, org=principal.org) if len(found) < len(set(post_ids)) else []
-            return found, staff
+            todo = len(found) < len(set(post_ids))
+            context = OrgContext(
+                staff=crud.staff_directory(s, org=principal.org) if todo else [],
+                holds_off=crud.confidentiality_holds_off(s, org=principal.org) if todo else frozenset(),
+            )
+            return found, context
     except HTTPException:
         raise
     except (DatabaseUnavailable, Exception) as exc:
@@ -126,9 +145,9 @@ def lookup_many(
 
 def lookup(
     state: AppState, principal: Principal, post_id: str, text: str | None = None
-) -> tuple[ScreenResponse | None, list[str]]:
-    found, staff = lookup_many(state, principal, [post_id], None if text is None else [text])
-    return found.get(post_id), staff
+) -> tuple[ScreenResponse | None, OrgContext]:
+    found, context = lookup_many(state, principal, [post_id], None if text is None else [text])
+    return found.get(post_id), context
 
 
 def _fields(state: AppState, body: ScreenBody, result: ScreenResult) -> dict[str, Any]:
@@ -221,7 +240,7 @@ async def screen_one(state: AppState, principal: Principal, body: ScreenBody) ->
 
     validate_text(body, state.settings.max_text_chars)
     post_id = body.post_id or str(uuid.uuid4())
-    existing, staff = await run_in_threadpool(lookup, state, principal, post_id, body.text)
+    existing, context = await run_in_threadpool(lookup, state, principal, post_id, body.text)
     if existing is not None:
         return existing
     if state.holder.pipeline is None:
@@ -232,7 +251,7 @@ async def screen_one(state: AppState, principal: Principal, body: ScreenBody) ->
         )
     # Stored by the batch's worker thread (``store_screened``) before the answer: acknowledged means stored.
     response: ScreenResponse = await state.batcher.screen(
-        ScreenRequest(text=body.text, staff_names=staff, kind=body.kind or "post"),
+        context.request(body),
         context=(principal, body, post_id),
     )
     return response
@@ -270,7 +289,9 @@ async def screen_batch(
     post_ids = [b.post_id or str(uuid.uuid4()) for b in bodies]
     if len(set(post_ids)) != len(post_ids):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "post_id values in a batch must be unique")
-    found, staff = await run_in_threadpool(lookup_many, state, principal, post_ids, [b.text for b in bodies])
+    found, context = await run_in_threadpool(
+        lookup_many, state, principal, post_ids, [b.text for b in bodies]
+    )
     todo = [i for i, pid in enumerate(post_ids) if pid not in found]
     if todo:
         if state.holder.pipeline is None:
@@ -279,12 +300,7 @@ async def screen_batch(
                 "screening model not loaded; do not publish",
                 headers={"Retry-After": "5"},
             )
-        results = await state.batcher.screen_many(
-            [
-                ScreenRequest(text=bodies[i].text, staff_names=staff, kind=bodies[i].kind or "post")
-                for i in todo
-            ]
-        )
+        results = await state.batcher.screen_many([context.request(bodies[i]) for i in todo])
         stored = await run_in_threadpool(
             store_many,
             state,

@@ -144,6 +144,22 @@ def set_org_sla(
     session.merge(row)
 
 
+CONFIDENTIALITY_HOLDS = ("special_category", "access_details")
+
+
+def confidentiality_holds_off(session: Session, *, org: str) -> frozenset[str]:
+    """The confidentiality-rule holds an organisation has switched off (none by default)."""
+    row = session.get(OrgSettings, org)
+    conf = (row.confidentiality if row else None) or {}
+    return frozenset(k for k in CONFIDENTIALITY_HOLDS if conf.get(k) is False)
+
+
+def set_confidentiality_holds(session: Session, *, org: str, holds: dict[str, bool]) -> None:
+    row = session.get(OrgSettings, org) or OrgSettings(org=org)
+    row.confidentiality = {k: bool(holds.get(k, True)) for k in CONFIDENTIALITY_HOLDS}
+    session.merge(row)
+
+
 @dataclass(frozen=True)
 class NewScreening:
     """One screening to store (``record_screenings``); ``review_priority`` None means it was published."""
@@ -364,6 +380,19 @@ def list_reviews(
         if len(rows) >= limit:
             break
     return rows
+
+
+def get_post(
+    session: Session, *, org: str, post_id: str
+) -> tuple[Screening, ReviewItem | None, Decision | None] | None:
+    """A screened post with its review item and decision, if any (the posting flow's status look-up)."""
+    row = session.execute(
+        select(Screening, ReviewItem, Decision)
+        .outerjoin(ReviewItem, ReviewItem.screening_id == Screening.id)
+        .outerjoin(Decision, Decision.review_id == ReviewItem.id)
+        .where(Screening.org == org, Screening.post_id == post_id)
+    ).first()
+    return (row[0], row[1], row[2]) if row else None
 
 
 def get_review(session: Session, *, org: str, review_id: str) -> ReviewRow | None:

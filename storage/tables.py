@@ -163,3 +163,5 @@ class OrgSettings(Base):
     org: Mapped[str] = mapped_column(String(100), primary_key=True)
     sla_urgent_minutes: Mapped[int | None] = mapped_column(Integer)
     sla_normal_minutes: Mapped[int | None] = mapped_column(Integer)
+    #: The confidentiality rule's holds this organisation switched off ({"special_category": false, ...}).
+    confidentiality: Mapped[dict[str, Any] | None] = mapped_column(JSON)

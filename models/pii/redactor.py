@@ -286,7 +286,52 @@ class Redactor:
 
 #: Names of wards, units and suites ("Rose Ward", "Oak Unit"); "Helen Ward" stays a person.
 _WARD_NAMES: Final[frozenset[str]] = frozenset(
-    ["Rose", "Lily", "Daisy", "Poppy", "Oak", "Ash", "Willow", "Beech", "Elm", "Maple", "Cedar", "Rowan", "Holly", "Iris", "Bluebell", "Primrose", "Lavender", "Heather", "Jasmine", "Orchid", "Lilac", "Magnolia", "Sunflower", "Hawthorn", "Birch", "Chestnut", "Sycamore", "Juniper", "Aspen", "Hazel", "Ivy", "Violet", "Jubilee", "Victoria", "Windsor", "Kingfisher", "Robin", "Wren", "Swallow", "Lark", "Meadow", "Orchard", "Riverside", "Garden"]
+    [
+        "Rose",
+        "Lily",
+        "Daisy",
+        "Poppy",
+        "Oak",
+        "Ash",
+        "Willow",
+        "Beech",
+        "Elm",
+        "Maple",
+        "Cedar",
+        "Rowan",
+        "Holly",
+        "Iris",
+        "Bluebell",
+        "Primrose",
+        "Lavender",
+        "Heather",
+        "Jasmine",
+        "Orchid",
+        "Lilac",
+        "Magnolia",
+        "Sunflower",
+        "Hawthorn",
+        "Birch",
+        "Chestnut",
+        "Sycamore",
+        "Juniper",
+        "Aspen",
+        "Hazel",
+        "Ivy",
+        "Violet",
+        "Jubilee",
+        "Victoria",
+        "Windsor",
+        "Kingfisher",
+        "Robin",
+        "Wren",
+        "Swallow",
+        "Lark",
+        "Meadow",
+        "Orchard",
+        "Riverside",
+        "Garden",
+    ]
 )
 _PLACE_AFTER: Final[re.Pattern[str]] = re.compile(
     r"\s+(?:Ward|Unit|Wing|Suite|Lodge|Lounge|Floor|Corridor)\b"

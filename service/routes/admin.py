@@ -50,6 +50,42 @@ def put_sla(body: SlaBody, principal: Admin, session: SessionDep) -> dict[str, i
     return body.model_dump()
 
 
+class ConfidentialityBody(BaseModel):
+    """Which confidentiality-rule holds apply to this organisation (both by default)."""
+
+    model_config = ConfigDict(extra="forbid")
+    special_category: bool = Field(
+        default=True, description="Hold special-category details about a named or located resident."
+    )
+    access_details: bool = Field(
+        default=True, description="Hold home access details (codes are redacted whatever this says)."
+    )
+
+
+@router.get("/admin/confidentiality", response_model=ConfidentialityBody)
+def get_confidentiality(principal: Admin, session: SessionDep) -> ConfidentialityBody:
+    off = crud.confidentiality_holds_off(session, org=principal.org)
+    return ConfidentialityBody(**{k: k not in off for k in crud.CONFIDENTIALITY_HOLDS})
+
+
+@router.put("/admin/confidentiality", response_model=ConfidentialityBody)
+def put_confidentiality(
+    body: ConfidentialityBody, principal: Admin, session: SessionDep
+) -> ConfidentialityBody:
+    """Per-organisation confidentiality rule (``models/policy.yaml``): an organisation whose staff feed is
+    itself a secure clinical channel may publish redacted special-category posts. Audited."""
+    crud.set_confidentiality_holds(session, org=principal.org, holds=body.model_dump())
+    audit.append(
+        session,
+        org=principal.org,
+        actor=principal.actor,
+        action="confidentiality.update",
+        subject=f"org:{principal.org}",
+        details=body.model_dump(),
+    )
+    return body
+
+
 @router.post("/admin/reload-model")
 async def reload_model(principal: Admin, state: StateDep) -> dict[str, str | None]:
     """Load the current champion and swap it in without a restart (requests in flight finish on the old one)."""

@@ -31,3 +31,5 @@ def test_report_on_a_cue_blind_classifier(redactor) -> None:  # type: ignore[no-
     assert r["identifier_lost_when_identifiers_added"] == 0
     assert r["identity_published"] == r["identity_sentences"]
     assert r["recognition_published"] == r["recognition_posts"]
+    # Padding a keyword post with pleasant text changes nothing once every part is read.
+    assert r["padding_cases"] == 40 and r["padding_published_when_padded"] == 0

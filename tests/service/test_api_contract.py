@@ -288,3 +288,26 @@ def test_batch_mixes_stored_and_new_posts_in_order(client, poster, app_state):  
     with app_state.require_db().session() as s:
         stored = crud.get_screenings(s, org="org-a", post_ids=[p["post_id"] for p in posts])
     assert len(stored) == 70
+
+
+def test_confidentiality_rule_is_configurable_per_organisation(client, make_key):  # type: ignore[no-untyped-def]
+    """Issue 17 §3: held by default; an org that switches the special-category hold off publishes redacted."""
+    text = "Mrs Hughes in room 3 is HIV positive, please be careful with sharps"
+    access = "the keysafe code at 14 Elm Road is 2580"
+    a, b = auth(make_key("org-a", "poster")), auth(make_key("org-b", "poster"))
+    admin_b = auth(make_key("org-b", "admin"))
+    assert client.get("/v1/admin/confidentiality", headers=admin_b).json() == {
+        "special_category": True,
+        "access_details": True,
+    }
+    r = client.put("/v1/admin/confidentiality", json={"special_category": False}, headers=admin_b)
+    assert r.status_code == 200 and r.json() == {"special_category": False, "access_details": True}
+    held = client.post("/v1/screen", json={"text": text}, headers=a).json()
+    assert held["decision"] == "hold" and "Hughes" not in held["redacted_text"]
+    published = client.post("/v1/screen", json={"text": text}, headers=b).json()
+    assert published["decision"] == "allow_redacted" and "Hughes" not in published["redacted_text"]
+    # The access-details hold still applies to org-b, and the code is redacted in both organisations.
+    for key in (a, b):
+        body = client.post("/v1/screen", json={"text": access}, headers=key).json()
+        assert body["decision"] == "hold" and "2580" not in body["redacted_text"]
+    assert client.put("/v1/admin/confidentiality", json={"x": 1}, headers=admin_b).status_code == 422

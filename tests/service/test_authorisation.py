@@ -19,10 +19,13 @@ LEAD_ADMIN = {"safeguarding_lead", "admin"}
 ROUTES: dict[str, tuple[str, str, object, set[str], bool]] = {
     "screen": ("POST", "/v1/screen", {"text": "nice day"}, {"poster"}, False),
     "report-post": ("POST", "/v1/posts/{pid}/report", {"reason": "upsetting"}, {"poster"}, True),
+    "post-status": ("GET", "/v1/posts/{pid}", None, {"poster"}, True),
     "screen-batch": ("POST", "/v1/screen/batch", {"posts": [{"text": "nice day"}]}, {"poster"}, False),
     "staff-put": ("PUT", "/v1/staff-directory", {"names": ["Sam Taylor"]}, {"admin"}, False),
     "staff-get": ("GET", "/v1/staff-directory", None, {"admin"}, False),
     "sla": ("PUT", "/v1/admin/sla", {"urgent_minutes": 10}, {"admin"}, False),
+    "conf-get": ("GET", "/v1/admin/confidentiality", None, {"admin"}, False),
+    "conf-put": ("PUT", "/v1/admin/confidentiality", {"special_category": True}, {"admin"}, False),
     "reload-model": ("POST", "/v1/admin/reload-model", None, {"admin"}, False),
     "reviews-list": ("GET", "/v1/reviews", None, MOD, False),
     "reviews-stats": ("GET", "/v1/reviews/stats", None, MOD, False),

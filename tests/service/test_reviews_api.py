@@ -333,3 +333,44 @@ def test_a_correction_that_reintroduces_an_identifier_is_refused(client, poster,
         headers=mod,
     )
     assert ok.status_code == 200, ok.text
+
+
+def test_the_posting_flow_learns_what_became_of_a_held_post(client, poster, make_key):  # type: ignore[no-untyped-def]
+    """Issue 18 §1: GET /v1/posts/{post_id} says whether to publish, and the only text that may be published."""
+    mod = auth(make_key("org-a", "moderator"))
+    ok = client.post("/v1/screen", json={"text": "lovely shift", "post_id": "p-ok"}, headers=poster).json()
+    assert ok["decision"] == "allow"
+    st = client.get("/v1/posts/p-ok", headers=poster).json()
+    assert st["status"] == "published" and st["text_to_publish"] == "lovely shift" and st["review"] is None
+
+    held = client.post(
+        "/v1/screen",
+        json={"text": "Mrs Hughes: whoever left the sluice like that is a lazy idiot", "post_id": "p-held"},
+        headers=poster,
+    ).json()
+    st = client.get("/v1/posts/p-held", headers=poster).json()
+    assert st["status"] == "pending_review" and st["text_to_publish"] is None
+    assert st["review"] == {"id": held["review"]["id"], "priority": "normal", "state": "pending"}
+
+    rid = held["review"]["id"]
+    client.post(f"/v1/reviews/{rid}/claim", headers=mod)
+    corrected = "[RESIDENT]: whoever left the sluice like that, please tidy up"
+    r = client.post(
+        f"/v1/reviews/{rid}/decision",
+        json={"action": "approve_redacted", "labels": {"toxicity": False}, "redacted_text": corrected},
+        headers=mod,
+    )
+    assert r.status_code == 200, r.text
+    st = client.get("/v1/posts/p-held", headers=poster).json()
+    assert st["status"] == "published_redacted" and st["text_to_publish"] == corrected
+    assert "Hughes" not in st["text_to_publish"] and st["decided_at"]
+
+    esc = client.post(
+        "/v1/screen", json={"text": "Doris has a bruise on her arm", "post_id": "p-esc"}, headers=poster
+    )
+    assert esc.json()["decision"] == "escalate"
+    assert client.get("/v1/posts/p-esc", headers=poster).json()["status"] == "escalated"
+    # Another organisation's poster, or an unknown id: 404; never another org's text.
+    other = client.get("/v1/posts/p-held", headers=auth(make_key("org-b", "poster")))
+    assert other.status_code == 404 and "sluice" not in other.text
+    assert client.get("/v1/posts/nope", headers=poster).status_code == 404

@@ -1,4 +1,4 @@
-"""screening evidence spans; console sessions ended on the server
+"""screening evidence spans; console sessions ended on the server; per-organisation confidentiality holds
 
 Revision ID: 0002
 Revises: 0001
@@ -19,6 +19,8 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("screenings", schema=None) as batch_op:
         batch_op.add_column(sa.Column("evidence", sa.JSON(), nullable=True))
+    with op.batch_alter_table("org_settings", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("confidentiality", sa.JSON(), nullable=True))
     op.create_table(
         "ended_sessions",
         sa.Column("session_hash", sa.String(length=64), nullable=False),
@@ -30,5 +32,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("ended_sessions")
+    with op.batch_alter_table("org_settings", schema=None) as batch_op:
+        batch_op.drop_column("confidentiality")
     with op.batch_alter_table("screenings", schema=None) as batch_op:
         batch_op.drop_column("evidence")
