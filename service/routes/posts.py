@@ -37,7 +37,7 @@ class PostStatus(BaseModel):
 
 def post_status(s: Screening, item: ReviewItem | None, dec: Decision | None) -> PostStatus:
     """The one mapping from a stored screening, its review item and decision to what the platform may show."""
-    published = "published_redacted" if s.entities else "published"
+    published: PostState = "published_redacted" if s.entities else "published"
     state: PostState
     text: str | None = None
     if dec is not None:
