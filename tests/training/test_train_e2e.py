@@ -59,17 +59,20 @@ def test_registered_bundle_loads_and_predicts(tiny_model) -> None:  # type: igno
     assert np.abs(int8_probs - torch_probs).max() < 0.5  # int8: close, not identical (counted in evaluate)
 
 
-def test_urgent_thresholds_maximise_f2_on_validation(tiny_model) -> None:  # type: ignore[no-untyped-def]
-    """Safeguarding and self-harm thresholds weigh recall four times precision (F2) on validation."""
+def test_urgent_thresholds_maximise_fbeta_on_validation(tiny_model) -> None:  # type: ignore[no-untyped-def]
+    """Safeguarding and self-harm thresholds weigh recall beta^2 times precision (F3 by default) on validation."""
+    from training.trainer import TrainingArguments
+
+    beta2 = float(TrainingArguments().urgent_beta or 1.0) ** 2
     _, outcome = tiny_model
     for c in ("safeguarding", "self_harm"):
         m = outcome.validation["categories"][c]
         if m["support"]:
             p, r = m["precision"], m["recall"]
-            f2 = 5 * p * r / (4 * p + r) if p + r else 0.0
-            # Flagging every post is one of the candidates, so the chosen threshold scores at least its F2.
+            f = (1 + beta2) * p * r / (beta2 * p + r) if p + r else 0.0
+            # Flagging every post is one of the candidates, so the chosen threshold scores at least its F-beta.
             base = m["support"] / m["n"]
-            assert f2 >= 5 * base / (4 * base + 1) - 1e-9, (c, m)
+            assert f >= (1 + beta2) * base / (beta2 * base + 1) - 1e-9, (c, m)
     report = json.loads((outcome.bundle_dir / "report.json").read_text())
     assert "test" in report and "validation" in report
 
