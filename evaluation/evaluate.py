@@ -111,7 +111,10 @@ def onnx_agreement(
     thresholds: Mapping[str, float],
     variant: str = "fp32",
 ) -> dict[str, Any]:
-    """How far an ONNX variant's scores are from PyTorch's, and how many posts' flags would change."""
+    """How far an ONNX variant's post scores are from PyTorch's, and how many posts' flags would change.
+
+    ``reference`` holds PyTorch's post-level scores (``score_posts``: every part read), as decisions use them.
+    """
     from models.onnx_classifier import OnnxClassifier, has_onnx
 
     if not has_onnx(bundle, variant):
