@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # Invisible or direction-changing characters that carry no meaning in a post.
@@ -134,10 +135,10 @@ def normalize(text: str, *, fold_leet: bool = True, conservative: bool = False) 
     return Normalized(out, tuple(index))
 
 
-def _visual_order(text: str) -> list[tuple[int, str]]:
+def _visual_order(text: str) -> Iterable[tuple[int, str]]:
     """(original offset, character) in the order a reader sees them: closed override spans reversed."""
     if not BIDI_OVERRIDES.intersection(text):
-        return list(enumerate(text))
+        return enumerate(text)  # the common case: no list built on the /v1/screen path
     out: list[tuple[int, str]] = []
     pos = 0
     for m in _OVERRIDE_SPAN.finditer(text):

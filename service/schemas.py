@@ -30,10 +30,12 @@ _BLANK_LOOKALIKES = frozenset("\u2800\u3164\u115f\u1160\uffa0\u180e")
 _INVISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co", "Cn", "Mn", "Me"})
 
 
+def _is_visible(ch: str) -> bool:
+    return unicodedata.category(ch) not in _INVISIBLE_CATEGORIES and ch not in _BLANK_LOOKALIKES
+
+
 def has_visible_text(value: str) -> bool:
-    return any(
-        unicodedata.category(ch) not in _INVISIBLE_CATEGORIES and ch not in _BLANK_LOOKALIKES for ch in value
-    )
+    return any(_is_visible(ch) for ch in value)
 
 
 def _visible(value: str) -> str:
@@ -122,16 +124,16 @@ class DecisionBody(BaseModel):
         return sorted(set(self.labels) - set(CATEGORIES))
 
 
-def _written_reason(value: str) -> str:
+def written_reason(value: str) -> str:
     """A reason someone actually wrote: at least 10 visible characters (not blanks or zero-width padding)."""
-    visible = sum(1 for ch in value if has_visible_text(ch))
+    visible = sum(1 for ch in value if _is_visible(ch))
     if visible < 10:
         raise ValueError("must say why, in at least 10 visible characters")
     return value
 
 
 #: The written reason for reading what redaction or anonymity hides (recorded in the audit trail).
-Reason = Annotated[StrictStr, AfterValidator(_written_reason)]
+Reason = Annotated[StrictStr, AfterValidator(written_reason)]
 
 
 class RevealBody(BaseModel):

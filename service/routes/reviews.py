@@ -18,7 +18,7 @@ from service.schemas import (
     RevealBody,
     ReviewOut,
     ReviewPage,
-    _written_reason,
+    written_reason,
 )
 from service.screening import identifiers_in_correction
 from storage import audit, crud
@@ -220,7 +220,7 @@ def _reason_query(
     reason: Annotated[str, Query(min_length=10, max_length=2_000, description="why the original is needed")],
 ) -> str:
     try:
-        return _written_reason(reason)
+        return written_reason(reason)
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"reason {exc}") from exc
 
