@@ -52,6 +52,24 @@ class Settings(BaseSettings):
     sla_urgent_minutes: int = 15
     sla_normal_minutes: int = 24 * 60
     retention_days: int = 365
+    #: Webhooks: a failed delivery is retried with exponential backoff and jitter (base, doubling, capped)
+    #: for ``webhook_retry_hours``, then dead-lettered (an admin can redeliver it).
+    webhook_retry_hours: float = 24.0
+    webhook_retry_base_seconds: float = 5.0
+    webhook_retry_max_seconds: float = 600.0
+    webhook_timeout_seconds: float = 10.0
+    #: How often an idle delivery worker looks for due deliveries (a cheap read); events committed by this
+    #: process wake it at once.
+    webhook_poll_seconds: float = 0.5
+    #: After a secret rotation the old secret keeps signing (as a second signature) this long.
+    webhook_secret_grace_hours: float = 24.0
+    #: Allow webhook URLs that resolve to loopback, private or link-local addresses. Off in production (a
+    #: webhook must not reach the service's own network); tests and local development turn it on.
+    webhook_allow_private: bool = False
+    #: How often pending items are checked for a missed SLA (``review.sla_breached``), in seconds.
+    sla_check_seconds: float = 10.0
+    #: The console's queue and urgent banner refresh themselves this often (seconds).
+    console_refresh_seconds: int = 10
     #: The console cookie's ``Secure`` flag. None (the default): Secure unless the service listens only on a
     #: loopback address (local development over plain http); ``carescreen serve`` decides from ``--host``.
     cookie_secure: bool | None = None

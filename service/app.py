@@ -15,8 +15,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carescreen.config import Settings, get_settings
-from service.routes import admin, health, post_reports, posts, reports, reviews, screen
+from service.routes import admin, health, post_reports, posts, reports, reviews, screen, webhooks
 from service.state import AppState, build_state
+from service.webhooks import DeliveryWorker, emit_model_promoted
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +150,9 @@ async def _poll_champion(state: AppState) -> None:
         try:
             current = await run_in_threadpool(state.holder.current_alias_version)
             if current and current != state.holder.model_version:
-                log.info("champion changed to %s; reloading", current)
+                log.warning("champion changed to %s; reloading", current)
                 await run_in_threadpool(state.holder.reload)
+                await run_in_threadpool(emit_model_promoted, state)
         except Exception:
             log.exception("champion poll failed (keeping the current model)")
 
@@ -193,9 +195,12 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
             await run_in_threadpool(st.holder.load)
             if st.holder.readiness.ready:
                 st.ready_at = asyncio.get_running_loop().time()
+            await run_in_threadpool(emit_model_promoted, st)
 
+        st.webhooks = DeliveryWorker(st)
         tasks = [
             asyncio.create_task(load_models()),
+            asyncio.create_task(st.webhooks.run()),
             asyncio.create_task(_retry_database(st)),
             asyncio.create_task(_poll_champion(st)),
         ]
@@ -242,6 +247,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     app.include_router(post_reports.router)
     app.include_router(posts.router)
     app.include_router(admin.router)
+    app.include_router(webhooks.router)
     app.include_router(reviews.router)
     app.include_router(reports.router)
     from service.console import routes as console

@@ -166,6 +166,12 @@ class ReviewOut(BaseModel):
     lease_expires_at: str | None
     moderator_decision: str | None = None
     reasons: list[str] = Field(default_factory=list)
+    #: "appeal": the author contests an earlier decision; the moderator who made it may not decide this one.
+    kind_of_review: Literal["screen", "appeal"] = "screen"
+    #: The author's reason when this item decides an appeal (redacted like a post).
+    appeal_reason: str | None = None
+    #: When the safeguarding lead acknowledged this urgent item.
+    acknowledged_at: str | None = None
 
 
 class ReviewPage(BaseModel):

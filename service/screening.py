@@ -218,7 +218,10 @@ def store_many(
                     for post_id, fields, review_priority, risk, categories in prepared
                 ],
             )
-            return [response_from_row(row, item) for row, item in stored]
+            answers = [response_from_row(row, item) for row, item in stored]
+        if any(a.decision == "escalate" for a in answers):
+            state.wake_deliveries()  # committed: the lead's alert goes out now, not at the next poll
+        return answers
     except IntegrityError:
         if len(posts) > 1:
             # A post_id raced in from another request: store the rest one by one, answering that one with

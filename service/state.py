@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TYPE_CHECKING
 
 from carescreen.config import Settings
 from models.classifier import Classifier
@@ -15,6 +16,9 @@ from models.pipeline import EntityAnalyzer
 from service.runtime import MicroBatcher, ModelHolder
 from storage.crypto import Vault
 from storage.db import Database
+
+if TYPE_CHECKING:
+    from service.webhooks import DeliveryWorker
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,12 @@ class AppState:
     in_flight: int = 0
     started_at: float = field(default_factory=time.monotonic)
     ready_at: float | None = None
+    #: The webhook delivery worker (started with the app); ``wake`` it after committing an urgent event.
+    webhooks: DeliveryWorker | None = None
+
+    def wake_deliveries(self) -> None:
+        if self.webhooks is not None:
+            self.webhooks.wake()
 
     def connect_db(self) -> bool:
         try:

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage import audit
-from storage.tables import ApiKey, Decision, OrgSettings, ReviewItem, Screening, StaffName, utcnow
+from storage import audit, outbox, outcomes
+from storage.tables import ApiKey, Appeal, Decision, OrgSettings, ReviewItem, Screening, StaffName, utcnow
 
 ROLES = ("poster", "moderator", "safeguarding_lead", "admin")
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2}
@@ -121,7 +121,9 @@ def get_screenings(session: Session, *, org: str, post_ids: Sequence[str]) -> di
 def reviews_for_screenings(session: Session, *, screening_ids: Sequence[str]) -> dict[str, ReviewItem]:
     out: dict[str, ReviewItem] = {}
     for chunk in _chunks(screening_ids):
-        rows = session.execute(select(ReviewItem).where(ReviewItem.screening_id.in_(chunk)))
+        rows = session.execute(
+            select(ReviewItem).where(ReviewItem.screening_id.in_(chunk), ReviewItem.kind == "screen")
+        )
         out.update({r.screening_id: r for r in rows.scalars()})
     return out
 
@@ -260,10 +262,21 @@ def record_screenings(
             for row, item in zip(rows, items, strict=True)
         ],
     )
-    return [
+    stored = [
         (Screening(**row), ReviewItem(**item) if item else None)
         for row, item in zip(rows, items, strict=True)
     ]
+    # Every escalation alerts at once: its event is committed with the screening (the outbox).
+    outbox.emit(
+        session,
+        org=org,
+        events=[
+            outcomes.post_event(outcomes.PostRecord(scr, item, None, None, None), "post.escalated")
+            for scr, item in stored
+            if scr.decision == "escalate"
+        ],
+    )
+    return stored
 
 
 def _review_item_values(
@@ -329,6 +342,7 @@ class ReviewRow:
     item: ReviewItem
     screening: Screening
     decision: Decision | None
+    appeal: Appeal | None = None  # set when this item decides an author's appeal
 
 
 def list_reviews(
@@ -343,9 +357,10 @@ def list_reviews(
 ) -> list[ReviewRow]:
     """Urgent first, then by risk (highest first), then oldest first. Keyset pagination by that order."""
     q = (
-        select(ReviewItem, Screening, Decision)
+        select(ReviewItem, Screening, Decision, Appeal)
         .join(Screening, Screening.id == ReviewItem.screening_id)
         .outerjoin(Decision, Decision.review_id == ReviewItem.id)
+        .outerjoin(Appeal, Appeal.review_id == ReviewItem.id)
         .where(ReviewItem.org == org)
     )
     if status:
@@ -373,40 +388,36 @@ def list_reviews(
     rows: list[ReviewRow] = []
     # Category filtering is done in Python (JSON containment differs between SQLite and PostgreSQL).
     batch = limit if category is None else limit * 10
-    for item, scr, dec in session.execute(q.limit(batch)).all():
+    for item, scr, dec, appeal in session.execute(q.limit(batch)).all():
         if category is not None and category not in (item.categories or []):
             continue
-        rows.append(ReviewRow(item, scr, dec))
+        rows.append(ReviewRow(item, scr, dec, appeal))
         if len(rows) >= limit:
             break
     return rows
 
 
-def get_post(
-    session: Session, *, org: str, post_id: str
-) -> tuple[Screening, ReviewItem | None, Decision | None] | None:
-    """A screened post with its review item and decision, if any (the posting flow's status look-up)."""
-    row = session.execute(
-        select(Screening, ReviewItem, Decision)
-        .outerjoin(ReviewItem, ReviewItem.screening_id == Screening.id)
-        .outerjoin(Decision, Decision.review_id == ReviewItem.id)
-        .where(Screening.org == org, Screening.post_id == post_id)
-    ).first()
-    return (row[0], row[1], row[2]) if row else None
-
-
 def get_review(session: Session, *, org: str, review_id: str) -> ReviewRow | None:
     row = session.execute(
-        select(ReviewItem, Screening, Decision)
+        select(ReviewItem, Screening, Decision, Appeal)
         .join(Screening, Screening.id == ReviewItem.screening_id)
         .outerjoin(Decision, Decision.review_id == ReviewItem.id)
+        .outerjoin(Appeal, Appeal.review_id == ReviewItem.id)
         .where(ReviewItem.id == review_id, ReviewItem.org == org)
     ).first()
-    return ReviewRow(row[0], row[1], row[2]) if row else None
+    return ReviewRow(row[0], row[1], row[2], row[3]) if row else None
 
 
 class ClaimConflict(Exception):
     """Someone else holds the lease, or the item is already decided."""
+
+
+class SameModerator(ClaimConflict):
+    """An appeal must be decided by someone other than the moderator whose decision is appealed."""
+
+
+def _not_excluded(key_id: int) -> Any:
+    return or_(ReviewItem.excluded_moderator.is_(None), ReviewItem.excluded_moderator != key_id)
 
 
 def claim_review(
@@ -425,6 +436,7 @@ def claim_review(
                 ReviewItem.lease_expires_at < now,
                 ReviewItem.claimed_by == key_id,
             ),
+            _not_excluded(key_id),
         )
         .values(
             claimed_by=key_id,
@@ -435,7 +447,7 @@ def claim_review(
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise ClaimConflict(review_id)
+        _raise_conflict(session, review_id, key_id)
     audit.append(session, org=org, actor=actor, action="review.claim", subject=f"review:{review_id}")
     item = session.get(ReviewItem, review_id, populate_existing=True)
     assert item is not None
@@ -453,6 +465,7 @@ def claim_next(
             ReviewItem.org == org,
             ReviewItem.status == "pending",
             or_(ReviewItem.claimed_by.is_(None), ReviewItem.lease_expires_at < now),
+            _not_excluded(key_id),
         )
         .order_by(ReviewItem.priority_rank, ReviewItem.risk.desc(), ReviewItem.created_at, ReviewItem.id)
         .limit(5)
@@ -495,6 +508,7 @@ def decide_review(
                 ReviewItem.lease_expires_at < now,
                 ReviewItem.claimed_by == key_id,
             ),
+            _not_excluded(key_id),
         )
         .values(
             status="decided", decided_at=now, first_action_at=func.coalesce(ReviewItem.first_action_at, now)
@@ -502,7 +516,7 @@ def decide_review(
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise ClaimConflict(review_id)
+        _raise_conflict(session, review_id, key_id)
     dec = Decision(
         id=str(uuid.uuid4()),
         review_id=review_id,
@@ -524,7 +538,21 @@ def decide_review(
         subject=f"review:{review_id}",
         details={"action": action, "labels": dec.labels, "corrected_redaction": redacted_text is not None},
     )
+    # The posting flow learns the outcome from an event committed with the decision itself.
+    item = session.get(ReviewItem, review_id, populate_existing=True)
+    assert item is not None
+    scr = session.get(Screening, item.screening_id)
+    assert scr is not None
+    rec = outcomes.load_for_screening(session, screening=scr)
+    outbox.emit(session, org=org, events=outcomes.decision_events(rec, item, dec))
     return dec
+
+
+def _raise_conflict(session: Session, review_id: str, key_id: int) -> None:
+    item = session.get(ReviewItem, review_id)
+    if item is not None and item.excluded_moderator == key_id and item.status == "pending":
+        raise SameModerator(review_id)
+    raise ClaimConflict(review_id)
 
 
 def review_stats(session: Session, *, org: str) -> dict[str, Any]:
@@ -587,15 +615,14 @@ def decisions_for_training(
 def purge_before(session: Session, *, cutoff: datetime, actor: str) -> dict[str, int]:
     """Retention: drop encrypted originals and authors of screenings older than ``cutoff`` whose review (if
     any) is decided. Redacted text, labels and audit entries stay."""
+    pending = (
+        select(ReviewItem.id)
+        .where(ReviewItem.screening_id == Screening.id, ReviewItem.status != "decided")
+        .exists()
+    )
     rows = list(
         session.execute(
-            select(Screening)
-            .outerjoin(ReviewItem, ReviewItem.screening_id == Screening.id)
-            .where(
-                Screening.created_at < cutoff,
-                Screening.purged_at.is_(None),
-                or_(ReviewItem.id.is_(None), ReviewItem.status == "decided"),
-            )
+            select(Screening).where(Screening.created_at < cutoff, Screening.purged_at.is_(None), ~pending)
         ).scalars()
     )
     orgs: dict[str, int] = {}
@@ -650,4 +677,7 @@ def open_review_for_reported_post(
         subject=f"post:{post_id}",
         details={"review_id": item.id, "urgent": urgent, "reason": reason[:500]},
     )
+    if urgent:  # a reader's urgent report alerts the lead like an escalation at screening
+        rec = outcomes.PostRecord(scr, item, None, None, None)
+        outbox.emit(session, org=org, events=[outcomes.post_event(rec, "post.escalated")])
     return item

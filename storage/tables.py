@@ -93,7 +93,9 @@ class ReviewItem(Base):
     __tablename__ = "review_items"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     org: Mapped[str] = mapped_column(String(100), index=True)
-    screening_id: Mapped[str] = mapped_column(ForeignKey("screenings.id"), unique=True)
+    screening_id: Mapped[str] = mapped_column(ForeignKey("screenings.id"), index=True)
+    #: "screen" (the screening's own item: a hold, an escalation, a reader's report) or "appeal".
+    kind: Mapped[str] = mapped_column(String(10), default="screen", server_default="screen")
     status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
     priority: Mapped[str] = mapped_column(String(10))
     priority_rank: Mapped[int] = mapped_column(Integer)  # 0 urgent, 1 high, 2 normal: sortable
@@ -106,6 +108,13 @@ class ReviewItem(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     first_action_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The moderator who made the decision under appeal: they may not decide the appeal too.
+    excluded_moderator: Mapped[int | None] = mapped_column(Integer)
+    #: An urgent item acknowledged by the safeguarding lead (the console's banner): who and when.
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    #: When ``review.sla_breached`` was emitted for it (once per item).
+    sla_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Decision(Base):
@@ -165,3 +174,74 @@ class OrgSettings(Base):
     sla_normal_minutes: Mapped[int | None] = mapped_column(Integer)
     #: The confidentiality rule's holds this organisation switched off ({"special_category": false, ...}).
     confidentiality: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Appeal(Base):
+    """An author's appeal against a hold, block or rejection (one per post). ``review_id`` is the item that
+    decides it: a new ``appeal`` item after a moderator's decision, or the still-pending item of a held post."""
+
+    __tablename__ = "appeals"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    org: Mapped[str] = mapped_column(String(100), index=True)
+    screening_id: Mapped[str] = mapped_column(ForeignKey("screenings.id"), unique=True)
+    post_id: Mapped[str] = mapped_column(String(200))
+    review_id: Mapped[str] = mapped_column(ForeignKey("review_items.id"), index=True)
+    #: The author's reason, redacted by the same path as a post (residents' identifiers never stored plain).
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WebhookEndpoint(Base):
+    """An organisation's receiver of outbound events. The signing secret is stored encrypted (it must be
+    read to sign); after a rotation the previous one also signs until ``previous_valid_until``."""
+
+    __tablename__ = "webhook_endpoints"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    org: Mapped[str] = mapped_column(String(100), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[Any]] = mapped_column(JSON)
+    description: Mapped[str | None] = mapped_column(String(200))
+    secret_enc: Mapped[str] = mapped_column(Text)
+    previous_secret_enc: Mapped[str | None] = mapped_column(Text)
+    previous_valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OutboxEvent(Base):
+    """An event, committed in the same transaction as the change that caused it (the transactional outbox).
+    ``org`` is "*" for service-wide events (``model.promoted``)."""
+
+    __tablename__ = "outbox_events"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org: Mapped[str] = mapped_column(String(100), index=True)
+    type: Mapped[str] = mapped_column(String(40))
+    post_id: Mapped[str | None] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event to one endpoint. The integer id is the delivery order; deliveries with the same
+    ``ordering_key`` (the post) go out one at a time, in that order."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("event_id", "endpoint_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("outbox_events.id"))
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id"), index=True)
+    org: Mapped[str] = mapped_column(String(100), index=True)
+    ordering_key: Mapped[str | None] = mapped_column(String(200))
+    #: pending, delivered, dead (retries ran out) or cancelled (the endpoint was deleted)
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    #: Retries run for the retry window from here (the creation, or an admin's redelivery).
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

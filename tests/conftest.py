@@ -102,6 +102,7 @@ def _test_settings(tmp: Path, database_url: str):  # type: ignore[no-untyped-def
         mlflow_tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}",
         mlflow_artifact_root=tmp / "mlruns",
         batch_wait_ms=2.0,
+        webhook_allow_private=True,  # test receivers listen on 127.0.0.1
     )
 
 

@@ -64,6 +64,9 @@ def review_out(row: crud.ReviewRow, key_id: int, now: datetime | None = None) ->
         lease_expires_at=it.lease_expires_at.isoformat() if active and it.lease_expires_at else None,
         moderator_decision=row.decision.action if row.decision else None,
         reasons=list(s.reasons or []),
+        kind_of_review=it.kind,  # type: ignore[arg-type]
+        appeal_reason=row.appeal.reason if row.appeal else None,
+        acknowledged_at=it.acknowledged_at.isoformat() if it.acknowledged_at else None,
     )
 
 
@@ -163,6 +166,11 @@ def claim(review_id: str, principal: Moderator, session: SessionDep, state: Stat
             lease_seconds=state.settings.review_lease_seconds,
             actor=principal.actor,
         )
+    except crud.SameModerator as exc:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            "this is an appeal against your own decision; another moderator must decide it",
+        ) from exc
     except crud.ClaimConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, "claimed by someone else or already decided") from exc
     assert item.lease_expires_at is not None
@@ -205,8 +213,14 @@ def decide(
             note=body.note,
             actor=principal.actor,
         )
+    except crud.SameModerator as exc:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            "this is an appeal against your own decision; another moderator must decide it",
+        ) from exc
     except crud.ClaimConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, "already decided, or leased by someone else") from exc
+    state.wake_deliveries()
     return DecisionOut(
         id=dec.id,
         review_id=review_id,

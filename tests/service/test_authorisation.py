@@ -20,6 +20,26 @@ ROUTES: dict[str, tuple[str, str, object, set[str], bool]] = {
     "screen": ("POST", "/v1/screen", {"text": "nice day"}, {"poster"}, False),
     "report-post": ("POST", "/v1/posts/{pid}/report", {"reason": "upsetting"}, {"poster"}, True),
     "post-status": ("GET", "/v1/posts/{pid}", None, {"poster"}, True),
+    "appeal": ("POST", "/v1/posts/{pid}/appeal", {"reason": "it was a quote from training"}, {"poster"}, True),
+    "webhooks-create": (
+        "POST",
+        "/v1/admin/webhooks",
+        {"url": "http://127.0.0.1:9/hook", "events": ["post.published"]},
+        {"admin"},
+        False,
+    ),
+    "webhooks-list": ("GET", "/v1/admin/webhooks", None, {"admin"}, False),
+    "webhook-get": ("GET", "/v1/admin/webhooks/{wid}", None, {"admin"}, True),
+    "webhook-delete": ("DELETE", "/v1/admin/webhooks/{wid}", None, {"admin"}, True),
+    "webhook-rotate": ("POST", "/v1/admin/webhooks/{wid}/rotate-secret", None, {"admin"}, True),
+    "webhook-deliveries": ("GET", "/v1/admin/webhooks/{wid}/deliveries", None, {"admin"}, True),
+    "webhook-redeliver": (
+        "POST",
+        "/v1/admin/webhooks/{wid}/deliveries/{did}/redeliver",
+        None,
+        {"admin"},
+        True,
+    ),
     "screen-batch": ("POST", "/v1/screen/batch", {"posts": [{"text": "nice day"}]}, {"poster"}, False),
     "staff-put": ("PUT", "/v1/staff-directory", {"names": ["Sam Taylor"]}, {"admin"}, False),
     "staff-get": ("GET", "/v1/staff-directory", None, {"admin"}, False),
@@ -64,7 +84,13 @@ def test_every_v1_route_is_in_the_table(shared) -> None:  # type: ignore[no-unty
     table = {(m, p.split("?")[0]) for m, p, *_ in ROUTES.values()}
     paths = shared.client.app.openapi()["paths"]
     app_routes = {
-        (m.upper(), p.replace("{review_id}", "{rid}").replace("{post_id}", "{pid}"))
+        (
+            m.upper(),
+            p.replace("{review_id}", "{rid}")
+            .replace("{post_id}", "{pid}")
+            .replace("{webhook_id}", "{wid}")
+            .replace("{delivery_id}", "{did}"),
+        )
         for p, ops in paths.items()
         if p.startswith("/v1/")
         for m in ops
@@ -83,8 +109,9 @@ def test_route_role_org(shared, route: str, role: str, org: str) -> None:  # typ
         headers=auth(make_key("org-a", "poster")),
     )
     rid = seeded.json()["review"]["id"]
+    wid, did = _seed_webhook(shared.state) if "{wid}" in path else ("", 0)
     caller = auth(make_key("org-a" if org == "own" else "org-b", role))
-    r = c.request(method, path.format(rid=rid, pid=marker), json=body, headers=caller)
+    r = c.request(method, path.format(rid=rid, pid=marker, wid=wid, did=did), json=body, headers=caller)
 
     if role not in allowed:
         expected = 403
@@ -106,6 +133,29 @@ def test_route_role_org(shared, route: str, role: str, org: str) -> None:  # typ
         lead = auth(make_key("org-a", "safeguarding_lead"))
         item = c.get(f"/v1/reviews/{rid}", headers=lead).json()
         assert item["status"] == "pending" and item["claimed"] is False
+
+
+def _seed_webhook(state) -> tuple[str, int]:  # type: ignore[no-untyped-def]
+    """An org-a webhook with one dead-lettered delivery (so an admin may redeliver it)."""
+    from sqlalchemy import update
+
+    from storage import outbox
+    from storage.tables import WebhookDelivery
+
+    with state.require_db().session() as s:
+        ep = outbox.create_endpoint(
+            s,
+            org="org-a",
+            url="http://127.0.0.1:9/hook",
+            events=["model.promoted"],
+            secret_enc=state.vault.encrypt("whsec_dGVzdA=="),
+            description=None,
+            actor="test",
+        )
+        outbox.emit(s, org="org-a", events=[outbox.NewEvent("model.promoted", {"model_version": "x"})])
+        did = s.execute(select(WebhookDelivery.id).where(WebhookDelivery.endpoint_id == ep.id)).scalar_one()
+        s.execute(update(WebhookDelivery).where(WebhookDelivery.id == did).values(status="dead"))
+        return ep.id, did
 
 
 def test_keys_stored_hashed(shared) -> None:  # type: ignore[no-untyped-def]
