@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from models.taxonomy import CATEGORIES
 from storage.crud import sla_breached
-from storage.tables import Decision, ReviewItem, Screening, utcnow
+from storage.outcomes import APPROVALS
+from storage.tables import Appeal, Decision, ReviewItem, Screening, utcnow
 
 SUPPRESS_BELOW = 5
 SUPPRESSED = "<5"
@@ -40,7 +41,7 @@ def risk_report(
 ) -> dict[str, Any]:
     q = (
         select(Screening, ReviewItem, Decision)
-        .outerjoin(ReviewItem, ReviewItem.screening_id == Screening.id)
+        .outerjoin(ReviewItem, (ReviewItem.screening_id == Screening.id) & (ReviewItem.kind == "screen"))
         .outerjoin(Decision, Decision.review_id == ReviewItem.id)
         .where(Screening.org == org)
     )
@@ -103,7 +104,47 @@ def risk_report(
             c: {"agreement": (a / n if n >= SUPPRESS_BELOW else None), "decisions": _suppress(n)}
             for c, (a, n) in agree.items()
         },
+        "appeals": _appeals(session, org=org, start=start, end=end, circle=circle),
         "suppression": f"counts from 1 to {SUPPRESS_BELOW - 1} are shown as '{SUPPRESSED}'",
+    }
+
+
+def _appeals(
+    session: Session, *, org: str, start: datetime | None, end: datetime | None, circle: str | None
+) -> dict[str, Any]:
+    """Appeals filed in the period, how many were overturned, per category the post was held for: where the
+    model (or the first moderator) is most often wrong in the authors' eyes."""
+    q = (
+        select(Appeal, Screening, Decision)
+        .join(Screening, Screening.id == Appeal.screening_id)
+        .outerjoin(Decision, Decision.review_id == Appeal.review_id)
+        .where(Appeal.org == org)
+    )
+    if start is not None:
+        q = q.where(Appeal.created_at >= start)
+    if end is not None:
+        q = q.where(Appeal.created_at < end)
+    if circle is not None:
+        q = q.where(Screening.circle == circle)
+    appeals: Counter[str] = Counter()
+    overturned: Counter[str] = Counter()
+    total = over = pending = 0
+    for _, scr, dec in session.execute(q).all():
+        total += 1
+        pending += dec is None
+        won = dec is not None and dec.action in APPROVALS
+        over += won
+        for c in scr.flags or [r for r in (scr.reasons or []) if ":" not in r] or ["(none)"]:
+            appeals[c] += 1
+            overturned[c] += won
+    return {
+        "count": _suppress(total),
+        "overturned": _suppress(over),
+        "pending": _suppress(pending),
+        "by_category": {
+            c: {"appeals": _suppress(n), "overturned": _suppress(overturned[c])}
+            for c, n in sorted(appeals.items())
+        },
     }
 
 
@@ -145,6 +186,12 @@ def report_csv(report: dict[str, Any]) -> str:
     for k, v in esc["outcomes"].items():
         w.writerow(["escalations", f"outcome.{k}", v])
     w.writerow(["sla", "breaches", report["sla_breaches"]])
+    appeals = report["appeals"]
+    for k in ("count", "overturned", "pending"):
+        w.writerow(["appeals", k, appeals[k]])
+    for c, v in appeals["by_category"].items():
+        w.writerow(["appeals", f"{c}.appeals", v["appeals"]])
+        w.writerow(["appeals", f"{c}.overturned", v["overturned"]])
     for c, v in report["model_moderator_agreement"].items():
         w.writerow(["agreement", c, "" if v["agreement"] is None else round(v["agreement"], 3)])
     return buf.getvalue()

@@ -20,7 +20,13 @@ ROUTES: dict[str, tuple[str, str, object, set[str], bool]] = {
     "screen": ("POST", "/v1/screen", {"text": "nice day"}, {"poster"}, False),
     "report-post": ("POST", "/v1/posts/{pid}/report", {"reason": "upsetting"}, {"poster"}, True),
     "post-status": ("GET", "/v1/posts/{pid}", None, {"poster"}, True),
-    "appeal": ("POST", "/v1/posts/{pid}/appeal", {"reason": "it was a quote from training"}, {"poster"}, True),
+    "appeal": (
+        "POST",
+        "/v1/posts/{pid}/appeal",
+        {"reason": "it was a quote from training"},
+        {"poster"},
+        True,
+    ),
     "webhooks-create": (
         "POST",
         "/v1/admin/webhooks",

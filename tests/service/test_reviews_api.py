@@ -351,7 +351,12 @@ def test_the_posting_flow_learns_what_became_of_a_held_post(client, poster, make
     st = client.get("/v1/posts/p-held", headers=poster).json()
     assert st["status"] == "pending_review" and st["text_to_publish"] is None
     review = {k: st["review"][k] for k in ("id", "priority", "state", "categories")}
-    assert review == {"id": held["review"]["id"], "priority": "normal", "state": "pending", "categories": ["toxicity"]}
+    assert review == {
+        "id": held["review"]["id"],
+        "priority": "normal",
+        "state": "pending",
+        "categories": ["toxicity"],
+    }
     assert st["appeal"] is None
 
     rid = held["review"]["id"]
