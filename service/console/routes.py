@@ -45,7 +45,7 @@ from service.reporting import SUPPRESSED, report_csv, risk_report
 from service.routes.reviews import sla_state
 from service.screening import identifiers_in_correction
 from service.state import AppState
-from storage import audit, crud
+from storage import alerts, audit, crud
 from storage.tables import ReviewItem, utcnow
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -114,10 +114,57 @@ def _render(
 ) -> HTMLResponse:
     state: AppState = request.app.state.cs
     flash = read_flash(request, state)
-    ctx = {"user": user, "flash": flash, "category_labels": CATEGORY_LABELS, **context}
+    ctx = {
+        "user": user,
+        "flash": flash,
+        "category_labels": CATEGORY_LABELS,
+        "urgent": _urgent(state, user),
+        "refresh_seconds": state.settings.console_refresh_seconds,
+        # Where the banner's forms come back to: this page, if it can be fetched again.
+        "back": _console_path(str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""))
+        if request.method == "GET"
+        else "/console",
+        **context,
+    }
     resp = TEMPLATES.TemplateResponse(request, template, ctx, status_code=status_code)
     clear_flash(request, resp)
     return resp
+
+
+@dataclass(frozen=True)
+class UrgentView:
+    id: str
+    age: str
+    flags: list[str]
+    snippet: str
+
+
+def _urgent(state: AppState, user: ConsoleUser | None) -> list[UrgentView] | None:
+    """The lead's banner: urgent items nobody has acknowledged (None for everyone else)."""
+    if user is None or user.principal.role != "safeguarding_lead":
+        return None
+    now = utcnow()
+    with _db(state) as s:
+        rows = alerts.unacknowledged_urgent(s, org=user.principal.org)
+        return [
+            UrgentView(
+                id=it.id,
+                age=_age((now - it.created_at).total_seconds()),
+                flags=[str(f) for f in (scr.flags or it.categories or [])],
+                snippet=_snippet(scr.redacted_text),
+            )
+            for it, scr in rows
+        ]
+
+
+def _fragment(request: Request, template: str, context: dict[str, Any]) -> HTMLResponse:
+    """A piece of a page for the console's self-refresh (no flash consumed, nothing cached)."""
+    return TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {"category_labels": CATEGORY_LABELS, **context},
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def _to_login() -> RedirectResponse:
@@ -224,6 +271,10 @@ class ItemView:
     lease_expires_at: datetime | None
     lease_expires: str
     moderator_decision: str | None
+    #: An author's appeal against an earlier decision (its redacted reason), when this item decides one.
+    is_appeal: bool
+    appeal_reason: str | None
+    acknowledged: str
 
 
 def _view(row: crud.ReviewRow, key_id: int, now: datetime) -> ItemView:
@@ -266,6 +317,9 @@ def _view(row: crud.ReviewRow, key_id: int, now: datetime) -> ItemView:
         lease_expires_at=it.lease_expires_at,
         lease_expires=_local(it.lease_expires_at) if active else "",
         moderator_decision=ACTIONS.get(row.decision.action, row.decision.action) if row.decision else None,
+        is_appeal=it.kind == "appeal",
+        appeal_reason=row.appeal.reason if row.appeal else None,
+        acknowledged=_local(it.acknowledged_at),
     )
 
 
@@ -385,6 +439,17 @@ def queue(
     user = current_user(request, state)
     if user is None:
         return _to_login()
+    return _render(
+        request,
+        "queue.html",
+        {"title": "Review queue", "active": "queue", **_queue_context(state, user, priority, category)},
+        user=user,
+    )
+
+
+def _queue_context(
+    state: AppState, user: ConsoleUser, priority: str | None, category: str | None
+) -> dict[str, Any]:
     priority = priority if priority in ("urgent", "high", "normal") else None
     category = category if category in CATEGORIES else None
     now = utcnow()
@@ -402,20 +467,75 @@ def queue(
         "breaches": stats.get("sla_breaches", 0),
         "oldest": _age(oldest) if oldest is not None else "—",
     }
-    return _render(
-        request,
-        "queue.html",
-        {
-            "title": "Review queue",
-            "active": "queue",
-            "items": items,
-            "summary": summary,
-            "priority": priority,
-            "category": category,
-            "categories": CATEGORIES,
-        },
-        user=user,
+    query = urlencode({k: v for k, v in (("priority", priority), ("category", category)) if v})
+    return {
+        "user": user,
+        "items": items,
+        "summary": summary,
+        "priority": priority,
+        "category": category,
+        "categories": CATEGORIES,
+        "live_queue": "/console/live/queue" + (f"?{query}" if query else ""),
+    }
+
+
+# --- live fragments and the lead's acknowledgement ---------------------------------------------------------
+
+
+@router.get("/live/queue", response_class=HTMLResponse)
+def live_queue(
+    request: Request,
+    state: StateDep,
+    priority: Annotated[str | None, Query(max_length=10)] = None,
+    category: Annotated[str | None, Query(max_length=40)] = None,
+) -> Response:
+    """The queue's summary and table, fetched by console.js every few seconds (no page reload)."""
+    user = current_user(request, state)
+    if user is None:
+        return PlainTextResponse("signed out", status_code=status.HTTP_401_UNAUTHORIZED)
+    return _fragment(request, "_queue_live.html", _queue_context(state, user, priority, category))
+
+
+@router.get("/live/banner", response_class=HTMLResponse)
+def live_banner(
+    request: Request, state: StateDep, back: Annotated[str, Query(max_length=300)] = "/console"
+) -> Response:
+    """The lead's urgent banner, refreshed the same way on every console page."""
+    user = current_user(request, state)
+    if user is None:
+        return PlainTextResponse("signed out", status_code=status.HTTP_401_UNAUTHORIZED)
+    return _fragment(
+        request, "_banner.html", {"user": user, "urgent": _urgent(state, user), "back": _console_path(back)}
     )
+
+
+def _console_path(back: str) -> str:
+    """Only a console path may be the way back after a form (never an address elsewhere)."""
+    return back if re.fullmatch(r"/console(/[\w\-/]*)?(\?[\w=&%.\-]*)?", back or "") else "/console"
+
+
+@router.post("/reviews/{review_id}/acknowledge")
+def acknowledge(
+    review_id: str,
+    request: Request,
+    state: StateDep,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    back: Annotated[str, Form(max_length=300)] = "",
+) -> Response:
+    """The lead has seen an urgent item: it leaves the banner, the SLA clock stops, the audit trail records it."""
+    user = current_user(request, state)
+    if user is None:
+        return _to_login()
+    if (bad := _check_csrf(request, user, csrf)) is not None:
+        return bad
+    if user.principal.role != "safeguarding_lead":
+        return _forbidden(request, user, "Only the safeguarding lead acknowledges urgent items.")
+    with _db(state) as s:
+        done = alerts.acknowledge(s, org=user.principal.org, review_id=review_id, actor=user.principal.actor)
+    target = _console_path(back)
+    if not done:
+        return _redirect(target, state, "That item was already acknowledged, or is not urgent.", "error")
+    return _redirect(target, state, "Acknowledged. It is recorded in the audit trail.")
 
 
 @router.post("/next")

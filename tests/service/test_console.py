@@ -285,3 +285,73 @@ def test_reports_for_leads_only(client, make_key, role):  # type: ignore[no-unty
     csv = client.get("/console/reports.csv", params={"circle": "west-wing"})
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     assert "by_category,safeguarding,6" in csv.text
+
+
+def test_the_leads_urgent_banner_and_acknowledgement(client, make_key):  # type: ignore[no-untyped-def]
+    """Issue 18 §4 over HTTP: only the lead sees the banner; acknowledging needs the CSRF token, happens once,
+    is audited, and a foreign 'back' address is never followed."""
+    from sqlalchemy import select
+
+    from storage.tables import AuditEntry
+
+    poster = make_key(role="poster")
+    rid = screen(client, poster, "Doris has a bruise on her arm")["review"]["id"]
+    screen(client, poster, "what an idiot")  # held, not urgent: never in the banner
+
+    mod_csrf = login(client, make_key(role="moderator"))
+    assert "urgent-banner" not in client.get("/console").text  # moderators: the queue, not the banner
+    assert (
+        client.post(
+            f"/console/reviews/{rid}/acknowledge", data={"csrf": mod_csrf}, follow_redirects=False
+        ).status_code
+        == 403
+    )
+    client.cookies.clear()
+
+    csrf = login(client, make_key(role="safeguarding_lead"))
+    page = client.get("/console")
+    assert "1 urgent item not yet acknowledged" in page.text and f'data-ack="{rid}"' in page.text
+    assert (
+        'data-live-src="/console/live/banner' in page.text
+        and 'data-live-src="/console/live/queue' in page.text
+    )
+    assert "<script>" not in page.text  # the refresh is console.js, a file (CSP script-src 'self')
+    fragment = client.get("/console/live/banner?back=/console")
+    assert (
+        fragment.status_code == 200 and f'data-ack="{rid}"' in fragment.text and "<html" not in fragment.text
+    )
+    queue = client.get("/console/live/queue")
+    assert queue.status_code == 200 and "table" in queue.text and "<html" not in queue.text
+
+    assert (
+        client.post(f"/console/reviews/{rid}/acknowledge", data={}, follow_redirects=False).status_code == 403
+    )
+    r = client.post(
+        f"/console/reviews/{rid}/acknowledge",
+        data={"csrf": csrf, "back": "https://evil.example/phish"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/console"
+    assert "urgent-banner" not in client.get("/console/live/banner").text
+    again = client.post(f"/console/reviews/{rid}/acknowledge", data={"csrf": csrf}, follow_redirects=False)
+    assert again.status_code == 303
+    with client.app.state.cs.require_db().session() as s:
+        acts = [
+            a.action
+            for a in s.execute(select(AuditEntry).where(AuditEntry.subject == f"review:{rid}")).scalars()
+        ]
+    assert acts.count("review.acknowledge") == 1
+    client.cookies.clear()
+    assert client.get("/console/live/banner").status_code == 401  # signed out: the script goes to sign-in
+
+
+def test_an_appeal_shows_its_reason_to_the_moderator(client, make_key):  # type: ignore[no-untyped-def]
+    poster = make_key(role="poster")
+    held = screen(client, poster, "what an idiot", post_id="ap-1")
+    r = client.post(
+        "/v1/posts/ap-1/appeal", json={"reason": "it was a line from a film"}, headers=auth(poster)
+    )
+    assert r.status_code == 201
+    login(client, make_key(role="moderator"))
+    page = client.get(f"/console/reviews/{held['review']['id']}")
+    assert "The author has appealed" in page.text and "it was a line from a film" in page.text

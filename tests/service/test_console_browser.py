@@ -217,3 +217,45 @@ def test_phone_width(settings, app_state, make_key):  # type: ignore[no-untyped-
         page.screenshot(path=str(ARTIFACTS / "console-phone-review.png"), full_page=True)
         context.close()
         assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+def test_the_lead_sees_urgent_items_appear_and_acknowledges_them(settings, app_state, make_key):  # type: ignore[no-untyped-def]
+    """Issue 18 §4: the banner appears without a reload, acknowledging is recorded in the audit trail, and the
+    queue refreshes itself; all under the CSP (no inline script)."""
+    from sqlalchemy import select
+
+    from storage.tables import AuditEntry
+
+    fast = settings.model_copy(update={"console_refresh_seconds": 2})
+    app_state.settings = fast
+    with serve(fast, app_state) as base, chromium() as browser:
+        poster = make_key(role="poster")
+        lead = make_key(role="safeguarding_lead")
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = watch_csp(page)
+        sign_in(page, base, lead)
+        assert page.locator(".urgent-banner").count() == 0
+        assert page.locator("table.queue").count() == 0
+        page.evaluate("window.__marker = 'same page'")  # survives only if the page is never reloaded
+
+        rid = screen(base, poster, "Doris told me her son took her money again", circle="west-wing")[
+            "review"
+        ]["id"]
+        page.locator(".urgent-banner").wait_for(timeout=10_000)
+        assert "1 urgent item not yet acknowledged" in page.locator(".urgent-banner h2").inner_text()
+        page.locator("table.queue tbody tr").first.wait_for(timeout=10_000)  # the queue refreshed itself too
+        assert page.evaluate("window.__marker") == "same page"
+        assert "Doris" not in page.locator(".urgent-banner").inner_text()  # redacted text only
+        page.screenshot(path=str(ARTIFACTS / "console-urgent-banner.png"), full_page=True)
+
+        page.locator(f'[data-ack="{rid}"]').click()
+        page.wait_for_url(f"{base}/console")
+        assert "Acknowledged" in page.locator(".flash").inner_text()
+        assert page.locator(".urgent-banner").count() == 0
+        with app_state.require_db().session() as s:
+            acts = list(s.execute(select(AuditEntry).where(AuditEntry.subject == f"review:{rid}")).scalars())
+        ack = [a for a in acts if a.action == "review.acknowledge"]
+        assert len(ack) == 1 and ack[0].actor.startswith("safeguarding_lead:")
+        item = httpx.get(f"{base}/v1/reviews/{rid}", headers={"Authorization": f"Bearer {lead}"}).json()
+        assert item["acknowledged_at"] and item["sla_state"] == "ok"
+        assert not [e for e in errors if "Content Security Policy" in e], errors
