@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from carescreen.config import Settings, get_settings
-from evaluation.metrics import category_metrics, choose_thresholds, summary
 from models.baseline import TfidfClassifier
 from models.classifier import Classifier, TorchClassifier
+from models.metrics import category_metrics, choose_thresholds, summary
 from models.parts import score_posts
 from models.taxonomy import CATEGORIES
 from training.care_corpus import load_posts

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models.metrics import percentile
 from models.taxonomy import CATEGORIES
 from storage.crud import sla_breached
 from storage.outcomes import APPROVALS
@@ -26,14 +27,6 @@ SUPPRESSED = "<5"
 
 def _suppress(n: int) -> int | str:
     return SUPPRESSED if 0 < n < SUPPRESS_BELOW else n
-
-
-def _pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    k = min(len(values) - 1, max(0, round(q * (len(values) - 1))))
-    return values[k]
 
 
 def risk_report(
@@ -94,7 +87,7 @@ def risk_report(
             "count": _suppress(sum(outcomes.values())),
             "time_to_first_action_minutes": {
                 "median": statistics.median(first_action) if first_action else None,
-                "p90": _pct(first_action, 0.9),
+                "p90": percentile(first_action, 0.9),
                 "n": len(first_action),
             },
             "outcomes": {k: _suppress(v) for k, v in sorted(outcomes.items())},

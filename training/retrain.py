@@ -167,7 +167,7 @@ def _paired_intervals(
 ) -> dict[str, dict[str, float]]:
     """Bootstrap intervals of challenger - champion on the frozen test split (reported beside the gate, which
     itself applies the rule as written: a reader sees whether a difference is more than one or two posts)."""
-    from evaluation.metrics import paired_bootstrap
+    from models.metrics import paired_bootstrap
     from training.trainer import arrays
 
     targets, mask = arrays(examples)

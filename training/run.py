@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from carescreen.config import Settings, get_settings
-from evaluation.metrics import category_metrics, choose_thresholds, summary
 from models.classifier import BundleConfig, save_bundle
+from models.metrics import category_metrics, choose_thresholds, summary
 from models.parts import score_posts
 from models.taxonomy import CATEGORIES
 from training.augment import clean_parts, identity_counterfactuals, padded_examples

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
@@ -147,3 +147,13 @@ def paired_bootstrap(
         k: {"low": float(np.percentile(d, 2.5)), "high": float(np.percentile(d, 97.5))}
         for k, d in diffs.items()
     }
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The nearest-rank ``q`` quantile (0-1) of ``values``, or None when there are none: the one definition the
+    bench, the reliability report and the lead's report all use."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return float(ordered[k])

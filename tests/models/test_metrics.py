@@ -9,7 +9,7 @@ from models.taxonomy import CATEGORIES
 
 
 def test_paired_bootstrap_brackets_the_observed_difference() -> None:
-    from evaluation.metrics import paired_bootstrap
+    from models.metrics import paired_bootstrap
 
     rng = np.random.default_rng(1)
     targets = (rng.random((400, len(CATEGORIES))) < 0.2).astype(float)
@@ -26,7 +26,7 @@ def test_paired_bootstrap_brackets_the_observed_difference() -> None:
 
 def test_fbeta_thresholds_weigh_recall() -> None:
     """Beta 2 keeps a threshold low enough to catch a borderline positive that best-F1 gives up."""
-    from evaluation.metrics import choose_thresholds
+    from models.metrics import choose_thresholds
     from models.taxonomy import CATEGORIES
 
     p = np.array([0.9, 0.8, 0.3, 0.35, 0.34, 0.33, 0.1])  # positives 0.9, 0.8, 0.3; negatives the rest
