@@ -12,6 +12,7 @@ from typing import Any
 
 import carescreen  # noqa: F401  (sets offline environment variables before anything else is imported)
 from carescreen.config import get_settings
+from storage.keys import ROLES
 
 
 def _db():  # type: ignore[no-untyped-def]
@@ -30,7 +31,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # Outside local development the console is reached over HTTPS (behind a proxy): Secure cookies.
         settings.cookie_secure = args.host not in ("127.0.0.1", "localhost", "::1")
     if not args.no_bootstrap:
-        from training import registry
+        from storage import model_store as registry
 
         if registry.get_alias(settings.model_alias, settings) is None:
             print(
@@ -78,11 +79,26 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    from storage import crud
+    from storage import keys
 
     db = _db()
+    if args.action == "list":
+        with db.session() as s:
+            for row in keys.list_api_keys(s, org=args.org):
+                state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
+                print(f"{row.id}\t{row.org}\t{row.role}\tcs_{row.prefix}_…\t{state}\t{row.label or ''}")
+        return 0
+    if args.action == "revoke":
+        with db.session() as s:
+            done = keys.revoke_api_key(s, org=args.org, key_id=args.key_id)
+        print(
+            f"key {args.key_id} revoked: every replica refuses it from now on"
+            if done
+            else "no such key in that org"
+        )
+        return 0 if done else 1
     with db.session() as s:
-        row, plaintext = crud.create_api_key(s, org=args.org, role=args.role, label=args.label)
+        row, plaintext = keys.create_api_key(s, org=args.org, role=args.role, label=args.label)
         key_id = row.id
     print(f"created {args.role} key {key_id} for org {args.org!r}; it is shown once:", file=sys.stderr)
     print(plaintext)
@@ -114,7 +130,7 @@ def _pipeline_for(args: argparse.Namespace, for_bundle: Any, served: Any) -> Any
     if args.bundle:
         return for_bundle(Path(args.bundle), Path(args.bundle).name)
     if args.version:
-        from training import registry
+        from storage import model_store as registry
 
         settings = get_settings()
         ref = registry.ModelRef(settings.registered_model_name, str(args.version), None)
@@ -165,18 +181,18 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_purge(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from storage import crud
+    from storage import retention
     from storage.tables import utcnow
 
     days = args.days if args.days is not None else get_settings().retention_days
     with _db().session() as s:
-        purged = crud.purge_before(s, cutoff=utcnow() - timedelta(days=days), actor="cli:purge")
+        purged = retention.purge_before(s, cutoff=utcnow() - timedelta(days=days), actor="cli:purge")
     print(json.dumps({"retention_days": days, "purged": purged}))
     return 0
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from training import registry
+    from storage import model_store as registry
 
     ref = registry.rollback()
     print(f"champion is now {ref.label}")
@@ -207,7 +223,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_reliability(args: argparse.Namespace) -> int:
-    from evaluation.reliability import run
+    from evaluation.reliability.report import run
 
     run(Path(args.output))
     print(Path(args.output) / "reliability.md")
@@ -237,9 +253,18 @@ def build_parser() -> argparse.ArgumentParser:
     ksub = k.add_subparsers(dest="action", required=True)
     kc = ksub.add_parser("create", help="create a key; the key is the last line of stdout")
     kc.add_argument("--org", required=True)
-    kc.add_argument("--role", required=True, choices=["poster", "moderator", "safeguarding_lead", "admin"])
+    kc.add_argument("--role", required=True, choices=list(ROLES))
     kc.add_argument("--label")
     kc.set_defaults(func=cmd_keys)
+    kl = ksub.add_parser(
+        "list", help="list keys (id, org, role, public prefix, state, label); never the secrets"
+    )
+    kl.add_argument("--org")
+    kl.set_defaults(func=cmd_keys)
+    kr = ksub.add_parser("revoke", help="revoke a key: refused at once by every replica")
+    kr.add_argument("--org", required=True)
+    kr.add_argument("key_id", type=int)
+    kr.set_defaults(func=cmd_keys)
 
     d = sub.add_parser("data", help="the care corpus")
     d.add_argument("action", choices=["stats", "build"])

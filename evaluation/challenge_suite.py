@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from models.pipeline import ScreeningPipeline, ScreenRequest
+from models.policy import PUBLISHABLE
 
 CHALLENGE_DIR = Path(__file__).resolve().parent / "challenge"
 CASES_DIR = CHALLENGE_DIR / "cases"
@@ -26,7 +27,7 @@ FUNCTIONALITIES_FILE = CHALLENGE_DIR / "functionalities.yaml"
 HASH_FILE = CHALLENGE_DIR / "suite.sha256"
 #: The retrain gate refuses a challenger that loses more than this on any urgent functionality.
 URGENT_TOLERANCE = 0.02
-PUBLISHED = frozenset({"allow", "allow_redacted"})
+PUBLISHED = PUBLISHABLE
 
 
 @dataclass(frozen=True)

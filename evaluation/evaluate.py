@@ -96,7 +96,7 @@ def _pr_curves(path: Path, test: list[LabelledText], curves: dict[str, np.ndarra
 
 
 def load_champion(settings: Settings) -> tuple[Path, str]:
-    from training import registry
+    from storage import model_store as registry
 
     ref = registry.get_alias(registry.CHAMPION, settings)
     if ref is None:

@@ -24,8 +24,9 @@ from typing import Any
 
 from evaluation.challenge_suite import load_cases
 from models.pipeline import ScreeningPipeline, ScreenRequest
+from models.policy import PUBLISHABLE
 
-PUBLISHED = frozenset({"allow", "allow_redacted"})
+PUBLISHED = PUBLISHABLE
 
 IDENTIFIER_FRAMES = [
     "Re Mrs Edna Whitfield, room 12: {text}",

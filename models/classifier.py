@@ -8,11 +8,11 @@ and (optionally) an int8 ONNX export.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 import numpy as np
 
@@ -20,6 +20,11 @@ from models.taxonomy import CATEGORIES
 
 BUNDLE_CONFIG = "carescreen.json"
 WEIGHTS_FILE = "model.pt"
+#: Token limit of a bundle whose ``carescreen.json`` has no ``max_length``. Every bundle training writes has one
+#: (``TrainingArguments.max_length``, 96 by default), and serving uses the bundle's: this is only a fallback.
+DEFAULT_MAX_LENGTH: Final[int] = 128
+
+_Logits = TypeVar("_Logits")
 
 
 def base_model_path() -> str:
@@ -47,7 +52,7 @@ class Classifier(Protocol):
 class BundleConfig:
     categories: list[str] = field(default_factory=lambda: list(CATEGORIES))
     thresholds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(CATEGORIES, 0.5))
-    max_length: int = 128
+    max_length: int = DEFAULT_MAX_LENGTH
     kind: str = "transformer"  # or "tfidf"
     version: str = "unregistered"
     metrics: dict[str, float] = field(default_factory=dict)
@@ -158,18 +163,55 @@ class TorchClassifier:
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         import torch
 
-        out: list[np.ndarray] = []
         with torch.inference_mode():
-            for i in range(0, len(texts), batch_size):
-                enc = self.tokenizer(
-                    list(texts[i : i + batch_size]),
-                    padding=True,
-                    truncation=True,
-                    max_length=self.config.max_length,
-                    return_tensors="pt",
-                )
-                logits = self.module(enc["input_ids"], enc["attention_mask"])
-                out.append(torch.sigmoid(logits).numpy())
-        if not out:
-            return np.zeros((0, len(CATEGORIES)), dtype=np.float32)
-        return np.concatenate(out).astype(np.float32)
+            return probabilities(
+                texts,
+                tokenizer=self.tokenizer,
+                max_length=self.config.max_length,
+                batches=lambda lengths: in_order(len(lengths), batch_size),
+                forward=lambda ids, mask: self.module(torch.from_numpy(ids), torch.from_numpy(mask)),
+                to_probs=lambda logits: torch.sigmoid(logits).numpy(),
+            )
+
+
+def probabilities(
+    texts: Sequence[str],
+    *,
+    tokenizer: Any,
+    max_length: int,
+    batches: Callable[[Sequence[int]], list[list[int]]],
+    forward: Callable[[np.ndarray, np.ndarray], _Logits],
+    to_probs: Callable[[_Logits], np.ndarray],
+) -> np.ndarray:
+    """Tokenise -> forward -> sigmoid, for every classifier runtime: (len(texts), len(CATEGORIES)) float32.
+
+    Texts are tokenised once (truncated to ``max_length``); ``batches`` cuts their indices into batches from the
+    token counts; each batch is right-padded to its longest text and run through ``forward(input_ids,
+    attention_mask)``, and ``to_probs`` turns its logits into probabilities. The sigmoid is the runtime's own
+    (``torch.sigmoid`` for PyTorch, ``sigmoid`` here for ONNX Runtime's arrays): the two differ in the last bit.
+    """
+    out = np.zeros((len(texts), len(CATEGORIES)), dtype=np.float32)
+    if not texts:
+        return out
+    ids: list[list[int]] = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+    pad_id = int(tokenizer.pad_token_id or 0)
+    for batch in batches([len(x) for x in ids]):
+        width = max(len(ids[k]) for k in batch)
+        input_ids = np.full((len(batch), width), pad_id, dtype=np.int64)
+        attention = np.zeros((len(batch), width), dtype=np.int64)
+        for r, k in enumerate(batch):
+            input_ids[r, : len(ids[k])] = ids[k]
+            attention[r, : len(ids[k])] = 1
+        out[batch] = to_probs(forward(input_ids, attention))
+    return out
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Probabilities from logits with NumPy (what the ONNX path has always computed, in float32)."""
+    probs: np.ndarray = 1.0 / (1.0 + np.exp(-logits))
+    return probs
+
+
+def in_order(count: int, batch_size: int) -> list[list[int]]:
+    """Indices ``0..count-1`` in batches of ``batch_size``, in input order."""
+    return [list(range(i, min(i + batch_size, count))) for i in range(0, count, batch_size)]

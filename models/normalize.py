@@ -11,24 +11,12 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
 
-# Invisible or direction-changing characters that carry no meaning in a post.
-_INVISIBLE = {
-    "\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u2060", "\u2061", "\u2062", "\u2063", "\u2064",
-    "\ufeff", "\u00ad", "\u034f", "\u180e",
-    "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069",
-}  # fmt: skip
+import yaml
 
-# Common Cyrillic/Greek look-alikes of Latin letters (NFKC does not fold these).
-_HOMOGLYPHS = str.maketrans(
-    {
-        "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i", "ј": "j", "ѕ": "s",
-        "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T",
-        "Х": "X", "У": "Y", "І": "I", "Ј": "J", "Ѕ": "S", "ο": "o", "α": "a", "ε": "e", "ι": "i", "κ": "k",
-        "ν": "v", "ρ": "p", "τ": "t", "υ": "u", "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I",
-        "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
-    }
-)  # fmt: skip
+from models.confusables import HOMOGLYPHS, INVISIBLE
 
 _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
 # A "word" that mixes letters with leet digits/symbols, e.g. k1ll, b1tch, D0ris, @buse, $tupid.
@@ -101,14 +89,14 @@ def normalize(text: str, *, fold_leet: bool = True, conservative: bool = False) 
     chars: list[str] = []
     index: list[int] = []
     for i, ch in _visual_order(text):
-        if ch in _INVISIBLE:
+        if ch in INVISIBLE:
             continue
         cat = unicodedata.category(ch)
         if cat == "Cc" and ch not in "\n\t":
             chars.append(" ")  # a control character becomes a space so words do not merge
             index.append(i)
             continue
-        folded = unicodedata.normalize("NFKC", ch).translate(_HOMOGLYPHS)
+        folded = unicodedata.normalize("NFKC", ch).translate(HOMOGLYPHS)
         for f in folded:
             chars.append(f)
             index.append(i)
@@ -154,252 +142,20 @@ def has_hidden_text(text: str) -> bool:
     return bool(BIDI_OVERRIDES.intersection(text))
 
 
-_ENGLISH_CUES = frozenset(
-    [
-        "the",
-        "a",
-        "an",
-        "and",
-        "or",
-        "but",
-        "to",
-        "of",
-        "in",
-        "on",
-        "at",
-        "for",
-        "with",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "i",
-        "you",
-        "he",
-        "she",
-        "it",
-        "we",
-        "they",
-        "my",
-        "me",
-        "her",
-        "his",
-        "our",
-        "your",
-        "their",
-        "this",
-        "that",
-        "not",
-        "no",
-        "so",
-        "just",
-        "can",
-        "do",
-        "did",
-        "have",
-        "has",
-        "had",
-        "will",
-        "would",
-        "should",
-        "could",
-        "all",
-        "get",
-        "got",
-        "what",
-        "when",
-        "who",
-        "how",
-        "if",
-        "today",
-        "shift",
-        "work",
-        "team",
-        "thanks",
-        "thank",
-        "love",
-        "lol",
-        "x",
-    ]
-)
+#: Common English words and frequent foreign function words, which say whether the model can judge a post.
+_CUES_FILE: Final[Path] = Path(__file__).with_name("language_cues.yaml")
 
 
-_ENGLISH_CUES = _ENGLISH_CUES | frozenset(
-    [
-        "there",
-        "here",
-        "well",
-        "from",
-        "about",
-        "up",
-        "out",
-        "one",
-        "time",
-        "day",
-        "night",
-        "tonight",
-        "now",
-        "good",
-        "very",
-        "really",
-        "please",
-        "need",
-        "know",
-        "think",
-        "still",
-        "again",
-        "back",
-        "going",
-        "go",
-        "come",
-        "home",
-        "resident",
-        "residents",
-        "staff",
-        "care",
-        "carer",
-        "carers",
-        "family",
-        "rest",
-        "shifts",
-        "nights",
-        "days",
-        "anyone",
-        "someone",
-        "after",
-        "before",
-        "over",
-        "off",
-        "into",
-        "some",
-        "any",
-        "more",
-        "much",
-        "only",
-        "also",
-        "them",
-        "him",
-        "us",
-        "then",
-        "than",
-        "why",
-        "where",
-        "which",
-        "passing",
-        "u",
-        "ur",
-        "im",
-        "dont",
-        "cant",
-        "nobody",
-        "everyone",
-        "asked",
-        "see",
-        "like",
-        "pls",
-        "ok",
-    ]
-)
+def _cue_words() -> tuple[frozenset[str], frozenset[str]]:
+    """The English and the foreign cue words of ``language_cues.yaml`` (read once, at import)."""
+    data: dict[str, list[Any]] = yaml.safe_load(_CUES_FILE.read_text(encoding="utf-8"))
+    words = {key: frozenset(data[key]) for key in ("english", "foreign")}
+    if not all(isinstance(w, str) for ws in words.values() for w in ws):
+        raise ValueError(f"{_CUES_FILE.name}: a non-string word (quote it in the YAML)")
+    return words["english"], words["foreign"]
 
-# Frequent function words of the languages most often spoken by the UK care workforce besides English
-# (Polish, Romanian, Spanish, Portuguese, French, Italian, German, Tagalog). Short English-ambiguous words
-# ("a", "no", "me") are counted on both sides, so only the balance decides.
-_FOREIGN_CUES = frozenset(
-    [
-        "el",
-        "la",
-        "los",
-        "las",
-        "que",
-        "de",
-        "del",
-        "y",
-        "por",
-        "para",
-        "con",
-        "una",
-        "un",
-        "es",
-        "est",
-        "je",
-        "tu",
-        "nous",
-        "vous",
-        "les",
-        "des",
-        "une",
-        "et",
-        "pas",
-        "sur",
-        "dans",
-        "und",
-        "der",
-        "die",
-        "das",
-        "ist",
-        "nicht",
-        "ich",
-        "mit",
-        "ein",
-        "eine",
-        "sie",
-        "wir",
-        "auch",
-        "auf",
-        "czy",
-        "jest",
-        "nie",
-        "się",
-        "że",
-        "na",
-        "ale",
-        "jak",
-        "tak",
-        "już",
-        "mam",
-        "się",
-        "może",
-        "dla",
-        "sa",
-        "si",
-        "cu",
-        "pentru",
-        "este",
-        "care",
-        "sunt",
-        "nu",
-        "ce",
-        "mai",
-        "il",
-        "che",
-        "di",
-        "non",
-        "per",
-        "sono",
-        "ho",
-        "mi",
-        "ti",
-        "ci",
-        "e",
-        "o",
-        "ang",
-        "ng",
-        "mga",
-        "sa",
-        "ako",
-        "ka",
-        "po",
-        "naman",
-        "lang",
-        "hindi",
-        "ko",
-        "mo",
-        "kami",
-        "sila",
-    ]
-)
+
+_ENGLISH_CUES, _FOREIGN_CUES = _cue_words()
 
 
 def is_judgeable(text: str) -> bool:

@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from models.classifier import BundleConfig
-from models.taxonomy import CATEGORIES
+from models.classifier import BundleConfig, probabilities, sigmoid
 
 FP32_FILE = "model.fp32.onnx"
 INT8_FILE = "model.int8.onnx"
@@ -85,28 +84,21 @@ class OnnxClassifier:
             raise FileNotFoundError(f"bundle has no {variant} ONNX export: {path}")
         self.variant = variant
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        self.pad_id = int(self.tokenizer.pad_token_id or 0)
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Scores for every text. Texts are tokenised once, sorted by token count and run in groups whose
         padding is bounded (``_groups``): a micro-batch of care posts ranges from 5 to 96 tokens, and padding a
         whole batch to its longest post would spend most of the forward pass on padding."""
-        out = np.zeros((len(texts), len(CATEGORIES)), dtype=np.float32)
-        if not texts:
-            return out
-        ids: list[list[int]] = self.tokenizer(
-            list(texts), truncation=True, max_length=self.config.max_length
-        )["input_ids"]
-        for group in _groups([len(x) for x in ids], batch_size):
-            width = max(len(ids[k]) for k in group)
-            input_ids = np.full((len(group), width), self.pad_id, dtype=np.int64)
-            attention = np.zeros((len(group), width), dtype=np.int64)
-            for r, k in enumerate(group):
-                input_ids[r, : len(ids[k])] = ids[k]
-                attention[r, : len(ids[k])] = 1
-            logits = self.session.run(["logits"], {"input_ids": input_ids, "attention_mask": attention})[0]
-            out[group] = 1.0 / (1.0 + np.exp(-logits))
-        return out
+        return probabilities(
+            texts,
+            tokenizer=self.tokenizer,
+            max_length=self.config.max_length,
+            batches=lambda lengths: _groups(lengths, batch_size),
+            forward=lambda ids, mask: self.session.run(
+                ["logits"], {"input_ids": ids, "attention_mask": mask}
+            )[0],
+            to_probs=sigmoid,
+        )
 
 
 def _groups(lengths: Sequence[int], max_size: int, waste: float = 0.25) -> list[list[int]]:

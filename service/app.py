@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,7 +16,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carescreen.config import Settings, get_settings
+from service.console import pages, report_routes, signin
+from service.console import routes as console
 from service.routes import admin, health, post_reports, posts, reports, reviews, screen, webhooks
+from service.screening import store_screened
 from service.state import AppState, build_state
 from service.webhooks import DeliveryWorker, emit_model_promoted
 
@@ -219,7 +223,9 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         description="Screens posts on a peer network for social-care staff before they are published.",
         lifespan=lifespan,
     )
-    app.state.cs = state or build_state(settings)
+    app.state.cs = state = state or build_state(settings)
+    # Wiring: each micro-batch is stored (one transaction per caller) before any of its answers is sent.
+    state.batcher.finish = partial(store_screened, state)
 
     app.add_middleware(GuardMiddleware)
     _document_string_details(app)
@@ -250,8 +256,8 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     app.include_router(webhooks.router)
     app.include_router(reviews.router)
     app.include_router(reports.router)
-    from service.console import routes as console
-
+    app.include_router(signin.router)
     app.include_router(console.router)
-    app.mount("/console/static", console.static_files(), name="console-static")
+    app.include_router(report_routes.router)
+    app.mount("/console/static", pages.static_files(), name="console-static")
     return app

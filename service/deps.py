@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from service.auth import Principal
 from service.state import AppState, DatabaseUnavailable
-from storage import crud
+from storage import keys
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -57,17 +57,6 @@ def get_session(state: StateDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-@dataclass(frozen=True)
-class Principal:
-    key_id: int
-    org: str
-    role: str
-
-    @property
-    def actor(self) -> str:
-        return f"{self.role}:key-{self.key_id}"
-
-
 def _bearer(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -84,7 +73,7 @@ def authenticate_token(state: AppState, token: str) -> Principal:
     """Resolve a bearer key on every request (one indexed lookup), so a revoked key stops working at once."""
     try:
         with db_or_503(state).read_session() as s:
-            key = crud.authenticate(s, plaintext=token)
+            key = keys.authenticate(s, plaintext=token)
             principal = Principal(key.id, key.org, key.role) if key else None
     except HTTPException:
         raise

@@ -1,4 +1,4 @@
-"""The safeguarding lead's risk report: what was raised, how fast it was acted on, what became of it.
+"""The safeguarding lead's risk report and its CSV: what was raised, how fast it was acted on, what became of it.
 
 Small counts (< 5) in any breakdown are suppressed, so nobody can be identified by elimination.
 """
@@ -12,14 +12,14 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.metrics import percentile
 from models.taxonomy import CATEGORIES
-from storage.crud import sla_breached
+from storage import report_rows
 from storage.outcomes import APPROVALS
-from storage.tables import Appeal, Decision, ReviewItem, Screening, utcnow
+from storage.reviews import sla_breached
+from storage.tables import utcnow
 
 SUPPRESS_BELOW = 5
 SUPPRESSED = "<5"
@@ -32,19 +32,7 @@ def _suppress(n: int) -> int | str:
 def risk_report(
     session: Session, *, org: str, start: datetime | None, end: datetime | None, circle: str | None = None
 ) -> dict[str, Any]:
-    q = (
-        select(Screening, ReviewItem, Decision)
-        .outerjoin(ReviewItem, (ReviewItem.screening_id == Screening.id) & (ReviewItem.kind == "screen"))
-        .outerjoin(Decision, Decision.review_id == ReviewItem.id)
-        .where(Screening.org == org)
-    )
-    if start is not None:
-        q = q.where(Screening.created_at >= start)
-    if end is not None:
-        q = q.where(Screening.created_at < end)
-    if circle is not None:
-        q = q.where(Screening.circle == circle)
-    rows = session.execute(q).all()
+    rows = report_rows.screening_rows(session, org=org, start=start, end=end, circle=circle)
     now = utcnow()
     by_category: Counter[str] = Counter()
     by_decision: Counter[str] = Counter()
@@ -107,22 +95,10 @@ def _appeals(
 ) -> dict[str, Any]:
     """Appeals filed in the period, how many were overturned, per category the post was held for: where the
     model (or the first moderator) is most often wrong in the authors' eyes."""
-    q = (
-        select(Appeal, Screening, Decision)
-        .join(Screening, Screening.id == Appeal.screening_id)
-        .outerjoin(Decision, Decision.review_id == Appeal.review_id)
-        .where(Appeal.org == org)
-    )
-    if start is not None:
-        q = q.where(Appeal.created_at >= start)
-    if end is not None:
-        q = q.where(Appeal.created_at < end)
-    if circle is not None:
-        q = q.where(Screening.circle == circle)
     appeals: Counter[str] = Counter()
     overturned: Counter[str] = Counter()
     total = over = pending = 0
-    for _, scr, dec in session.execute(q).all():
+    for _, scr, dec in report_rows.appeal_rows(session, org=org, start=start, end=end, circle=circle):
         total += 1
         pending += dec is None
         won = dec is not None and dec.action in APPROVALS

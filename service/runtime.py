@@ -61,7 +61,7 @@ class ModelHolder:
         self._lock = threading.Lock()
 
     def _champion_classifier(self) -> Classifier:
-        from training import registry
+        from storage import model_store as registry
 
         ref = registry.get_alias(self.settings.model_alias, self.settings)
         if ref is None:
@@ -134,7 +134,7 @@ class ModelHolder:
         return self.pipeline.classifier.version if self.pipeline else None
 
     def current_alias_version(self) -> str | None:
-        from training import registry
+        from storage import model_store as registry
 
         ref = registry.get_alias(self.settings.model_alias, self.settings)
         return ref.label if ref else None

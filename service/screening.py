@@ -12,10 +12,11 @@ from fastapi import HTTPException, status
 from sqlalchemy.exc import IntegrityError
 
 from models.pipeline import ScreenRequest, ScreenResult
-from service.deps import Principal
+from models.policy import PUBLISHABLE
+from service.auth import Principal
 from service.schemas import ScreenBody, ScreenResponse
 from service.state import AppState, DatabaseUnavailable
-from storage import crud
+from storage import org_settings, reviews, screenings, staff
 from storage.tables import ReviewItem, Screening
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,8 @@ def identifiers_in_correction(state: AppState, org: str, text: str) -> list[str]
     if analyzer is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the PII engine is not loaded; try again")
     with state.require_db().read_session() as s:
-        staff = crud.staff_directory(s, org=org)
-    found = find_identifiers(analyzer, [text], [staff])[0]
+        names = staff.staff_directory(s, org=org)
+    found = find_identifiers(analyzer, [text], [names])[0]
     if found is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "could not check the correction; try again")
     return sorted({f.type for f in found[0]})
@@ -117,7 +118,7 @@ def lookup_many(
     """
     try:
         with state.require_db().read_session() as s:
-            rows = crud.get_screenings(s, org=principal.org, post_ids=post_ids)
+            rows = screenings.get_screenings(s, org=principal.org, post_ids=post_ids)
             if texts is not None:
                 by_id = dict(zip(post_ids, texts, strict=True))
                 edited = [pid for pid, row in rows.items() if _edited(state, row, by_id[pid])]
@@ -128,13 +129,15 @@ def lookup_many(
                         "must be screened under a new post_id (for example '<post_id>:v2')",
                     )
             items = (
-                crud.reviews_for_screenings(s, screening_ids=[r.id for r in rows.values()]) if rows else {}
+                reviews.reviews_for_screenings(s, screening_ids=[r.id for r in rows.values()]) if rows else {}
             )
             found = {pid: response_from_row(row, items.get(row.id)) for pid, row in rows.items()}
             todo = len(found) < len(set(post_ids))
             context = OrgContext(
-                staff=crud.staff_directory(s, org=principal.org) if todo else [],
-                holds_off=crud.confidentiality_holds_off(s, org=principal.org) if todo else frozenset(),
+                staff=staff.staff_directory(s, org=principal.org) if todo else [],
+                holds_off=org_settings.confidentiality_holds_off(s, org=principal.org)
+                if todo
+                else frozenset(),
             )
             return found, context
     except HTTPException:
@@ -184,7 +187,7 @@ def store_many(
         (
             post_id,
             _fields(state, body, result),
-            None if result.decision in ("allow", "allow_redacted") else (result.priority or "normal"),
+            None if result.decision in PUBLISHABLE else (result.priority or "normal"),
             max(result.scores.values()) if result.scores else 0.0,
             result.flags or [r for r in result.reasons if ":" not in r],
         )
@@ -193,7 +196,7 @@ def store_many(
     try:
         with state.require_db().write_session() as s:
             sla = {
-                p: crud.sla_minutes(
+                p: org_settings.sla_minutes(
                     s,
                     org=principal.org,
                     priority=p,
@@ -202,12 +205,12 @@ def store_many(
                 )
                 for p in {pr or "normal" for _, _, pr, _, _ in prepared}
             }
-            stored = crud.record_screenings(
+            stored = screenings.record_screenings(
                 s,
                 org=principal.org,
                 actor=principal.actor,
                 screenings=[
-                    crud.NewScreening(
+                    screenings.NewScreening(
                         post_id=post_id,
                         fields=fields,
                         review_priority=review_priority,

@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import TYPE_CHECKING
 
 from carescreen.config import Settings
@@ -93,8 +92,6 @@ def build_state(
     classifier_loader: Callable[[], Classifier] | None = None,
     analyzer_factory: Callable[[], EntityAnalyzer] | None = None,
 ) -> AppState:
-    from service.screening import store_screened
-
     holder = ModelHolder(settings, classifier_loader=classifier_loader, analyzer_factory=analyzer_factory)
     state = AppState(
         settings=settings,
@@ -108,5 +105,4 @@ def build_state(
         vault=Vault(settings.fernet_key()),
         limiter=RateLimiter(settings.rate_limit_per_minute),
     )
-    state.batcher.finish = partial(store_screened, state)
     return state

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage import audit, outcomes
-from storage.crud import PRIORITY_RANK
+from storage.reviews import PRIORITY_RANK
 from storage.tables import Appeal, ReviewItem, utcnow
 
 

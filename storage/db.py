@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,13 @@ def migrate(url: str) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     command.upgrade(cfg, "head")
+
+
+def chunks(ids: Sequence[str], size: int = 500) -> Iterator[list[str]]:
+    """Distinct ids in chunks small enough for any database's bound-parameter limit."""
+    distinct = list(dict.fromkeys(ids))
+    for i in range(0, len(distinct), size):
+        yield distinct[i : i + size]
 
 
 class Database:

@@ -18,6 +18,9 @@ from storage.tables import Appeal, Decision, ReviewItem, Screening
 POST_STATES = ("published", "published_redacted", "pending_review", "escalated", "rejected")
 APPEAL_STATES = ("pending", "overturned", "upheld", "escalated")
 APPROVALS = ("approve", "approve_redacted")
+#: Decisions published at screening (``models.policy.PUBLISHABLE``; storage cannot import models, a test
+#: keeps the two equal).
+PUBLISHED_AT_SCREENING = frozenset({"allow", "allow_redacted"})
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ def post_status(rec: PostRecord) -> dict[str, Any]:
             state = "rejected"
         else:
             state = "escalated"
-    elif s.decision in ("allow", "allow_redacted"):
+    elif s.decision in PUBLISHED_AT_SCREENING:
         # Published at screening; a reader's report may since have opened a review (still shown until decided).
         state, text = ("published_redacted" if s.entities else "published"), s.redacted_text
     else:

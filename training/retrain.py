@@ -21,14 +21,14 @@ import numpy as np
 from carescreen.config import Settings, get_settings
 from models.classifier import TorchClassifier
 from models.parts import score_posts
-from models.taxonomy import CATEGORIES
+from models.taxonomy import CATEGORIES, URGENT_CATEGORIES
 from training.care_corpus import load_posts, near_duplicate_groups
 from training.data import care_examples, dataset_hash
 from training.examples import LabelledText
 from training.trainer import TrainingArguments
 
 log = logging.getLogger(__name__)
-GATED = ("safeguarding", "self_harm")
+GATED = tuple(sorted(URGENT_CATEGORIES))
 
 #: An extra gate: given the champion's and the challenger's bundle directories, the reasons to refuse (none: pass).
 #: ``training`` cannot import ``evaluation``; the CLI passes the challenge-suite rule in (see ``cmd_retrain``).
@@ -60,13 +60,13 @@ def _key(text: str) -> str:
 def decision_examples(settings: Settings, org: str | None = None) -> list[tuple[LabelledText, datetime]]:
     """Moderator decisions as masked examples: the redacted text (corrected if the moderator fixed it) and
     only the categories the moderator labelled. Read through the storage layer, never the service."""
-    from storage import crud
+    from storage import decision_labels
     from storage.db import Database
 
     db = Database(settings.resolved_database_url())
     out: list[tuple[LabelledText, datetime]] = []
     with db.session() as s:
-        for dec, scr in crud.decisions_for_training(s, org=org):
+        for dec, scr in decision_labels.decisions_for_training(s, org=org):
             labels = {c: int(bool(v)) for c, v in dec.labels.items() if c in CATEGORIES}
             if not labels:
                 continue
@@ -198,7 +198,7 @@ def last_retrain_cutoff(settings: Settings) -> str | None:
     """When the newest retrain run's decisions ended (an MLflow tag), for the N-new-decisions trigger."""
     import mlflow
 
-    from training import registry
+    from storage import model_store as registry
 
     registry.configure(settings)
     exp = mlflow.get_experiment_by_name("carescreen")
@@ -220,7 +220,7 @@ def retrain(
     args: TrainingArguments | None = None,
     extra_gates: Sequence[ExtraGate] = (),
 ) -> dict[str, Any]:
-    from training import registry
+    from storage import model_store as registry
     from training.run import train_and_register
 
     settings = settings or get_settings()
@@ -362,7 +362,7 @@ def _log_comparison(
 ) -> None:
     import mlflow
 
-    from training import registry
+    from storage import model_store as registry
 
     if run_id is None:
         return

@@ -22,6 +22,7 @@ from training.augment import clean_parts, identity_counterfactuals, padded_examp
 from training.corpora import load_corpus
 from training.data import care_examples, dataset_hash, external_examples, label_counts
 from training.examples import LabelledText
+from training.mlflow_model import log_bundle
 from training.trainer import Trainer, TrainingArguments, arrays, predict_module
 
 log = logging.getLogger(__name__)
@@ -176,7 +177,7 @@ def train_and_register(
 
     import mlflow
 
-    from training import registry
+    from storage import model_store as registry
 
     registry.configure(settings)
     exp_id = registry.ensure_experiment(args.experiment_name, settings)
@@ -212,7 +213,7 @@ def train_and_register(
         mlflow.log_dict(confusion_summary(test, test_probs, thresholds), "confusion_test.json")
         mlflow.log_dict({"validation": val_report, "test": test_report, "olid": olid}, "metrics.json")
         mlflow.log_metric("train_seconds", time.time() - started)
-        version = registry.log_bundle(
+        version = log_bundle(
             bundle_dir, registered_name=settings.registered_model_name, example_probs=test_probs
         )
         outcome.run_id = run.info.run_id

@@ -240,28 +240,30 @@ class Trainer:
 def predict_module(
     module: Any, tokenizer: Any, texts: Sequence[str], max_length: int, batch_size: int = 64
 ) -> np.ndarray:
-    """Probabilities from an in-memory module (used between training and bundling)."""
+    """Probabilities from an in-memory module (used between training and bundling), through the same
+    tokenise -> forward -> sigmoid as serving (``models.classifier.probabilities``)."""
     import torch
 
-    out: list[np.ndarray] = []
+    from models.classifier import probabilities
+
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     device = next(module.parameters()).device
+
+    def batches(_lengths: Sequence[int]) -> list[list[int]]:
+        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+    def forward(ids: np.ndarray, mask: np.ndarray) -> Any:
+        return module(torch.from_numpy(ids).to(device), torch.from_numpy(mask).to(device))
+
     with torch.inference_mode():
-        for i in range(0, len(order), batch_size):
-            idx = order[i : i + batch_size]
-            enc = tokenizer(
-                [texts[k] for k in idx],
-                padding=True,
-                truncation=True,
-                max_length=max_length,
-                return_tensors="pt",
-            )
-            logits = module(enc["input_ids"].to(device), enc["attention_mask"].to(device))
-            out.append(torch.sigmoid(logits).cpu().numpy())
-    probs = np.zeros((len(texts), len(CATEGORIES)), dtype=np.float32)
-    if out:
-        probs[order] = np.concatenate(out)
-    return probs
+        return probabilities(
+            texts,
+            tokenizer=tokenizer,
+            max_length=max_length,
+            batches=batches,
+            forward=forward,
+            to_probs=lambda logits: torch.sigmoid(logits).cpu().numpy(),
+        )
 
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

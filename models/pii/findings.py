@@ -5,12 +5,8 @@ typed placeholders that replace spans. Placeholders come from ``config.yaml`` so
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
-import yaml
-
-CONFIG = Path(__file__).with_name("config.yaml")
+from models.pii.config import default_config
 
 
 @dataclass(frozen=True)
@@ -33,14 +29,10 @@ class Redaction:
     kept: tuple[Finding, ...]
 
 
-@lru_cache(maxsize=1)
-def _placeholders() -> dict[str, dict[str, str] | str]:
-    return dict(yaml.safe_load(CONFIG.read_text())["placeholders"])
-
-
 def placeholder_for(entity_type: str, role: str) -> str:
     """Typed placeholders keep a redacted post readable: "[RESIDENT] in [ROOM] had a fall"."""
-    value = _placeholders().get(entity_type)
+    placeholders: dict[str, dict[str, str] | str] = default_config()["placeholders"]
+    value = placeholders.get(entity_type)
     if isinstance(value, dict):
         return str(value.get(role) or value.get("other") or f"[{entity_type}]")
     return str(value) if value else f"[{entity_type}]"

@@ -7,29 +7,24 @@ with placeholders happens in one place, ``models.pipeline.redact`` (the path ``/
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")  # offline before presidio imports tldextract
-
 import re
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 import spacy
-import yaml
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
 from spacy.tokens import Doc
 
+from models.pii.config import load_config  # also imported from here (evaluation/pii_eval.py)
 from models.pii.findings import Finding
-from models.pii.recognizers import REGISTRY, ResidentNameRecognizer, RoleInferer
-from models.pii.recognizers.resident_name_recognizer import LOWER, STOPWORDS, UPPER
+from models.pii.name_words import NAME_WORD, STOPWORDS
+from models.pii.recognizers import REGISTRY, PersonNameRecognizer
+from models.pii.role_inferer import RoleInferer
 
-DEFAULT_CONFIG: Final[Path] = Path(__file__).with_name("config.yaml")
-ROLES: Final[tuple[str, ...]] = ("resident", "family", "staff", "other")
-_NAME_WORD_RE: Final[re.Pattern[str]] = re.compile(rf"[{UPPER}][{LOWER}]+(?:['’-][{UPPER}]?[{LOWER}]+)?")
+_NAME_WORD_RE: Final[re.Pattern[str]] = re.compile(NAME_WORD)
 
 
 class TrimmedSpacyNlpEngine(SpacyNlpEngine):
@@ -68,15 +63,6 @@ class TrimmedSpacyNlpEngine(SpacyNlpEngine):
             language=language,
             scores=scores,
         )
-
-
-def load_config(path: Path | None = None) -> dict[str, Any]:
-    """Read the versioned YAML config."""
-    with (path or DEFAULT_CONFIG).open(encoding="utf-8") as fh:
-        cfg: dict[str, Any] = yaml.safe_load(fh)
-    if "version" not in cfg:
-        raise ValueError("PII config has no version")
-    return cfg
 
 
 def _staff_pattern(staff_names: Collection[str]) -> re.Pattern[str] | None:
@@ -120,8 +106,8 @@ class Redactor:
         recognizers: list[EntityRecognizer] = []
         for name in cfg["recognizers"]:
             cls = REGISTRY[name]
-            if cls is ResidentNameRecognizer:
-                recognizers.append(ResidentNameRecognizer(supported_language=self.language, **kwargs))
+            if cls is PersonNameRecognizer:
+                recognizers.append(PersonNameRecognizer(supported_language=self.language, **kwargs))
             else:
                 recognizers.append(cls(supported_language=self.language))  # type: ignore[call-arg]  # ours all take it
         self.entities: list[str] = sorted({e for r in recognizers for e in r.supported_entities})

@@ -14,9 +14,11 @@ from typing import Any
 from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend, safe in worker threads
 from matplotlib.ticker import MaxNLocator
 
+from models.policy import DECISIONS
+from models.taxonomy import URGENT_CATEGORIES
 from service.reporting import SUPPRESSED
 
-DECISION_ORDER = ("allow", "allow_redacted", "hold", "escalate", "block")
+DECISION_ORDER = DECISIONS
 DECISION_LABELS = {
     "allow": "Allowed",
     "allow_redacted": "Allowed (redacted)",
@@ -111,7 +113,7 @@ def flags_by_category(by_category: Mapping[str, Any]) -> str:
     values = [_num(by_category[c]) for c in cats]
     labels = [c.replace("_", " ").capitalize() for c in cats]
     y = list(range(len(cats)))[::-1]
-    colours = [DECISION_COLOURS["escalate"] if c in ("safeguarding", "self_harm") else ACCENT for c in cats]
+    colours = [DECISION_COLOURS["escalate"] if c in URGENT_CATEGORIES else ACCENT for c in cats]
     ax.barh(y, values, color=colours, height=0.6)
     ax.set_yticks(y, labels)
     top = max([*values, 1])

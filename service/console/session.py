@@ -15,7 +15,8 @@ from typing import Any
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from service.deps import Principal, db_or_503
+from service.auth import Principal
+from service.deps import db_or_503
 from service.state import AppState
 from storage.tables import ApiKey, EndedSession
 

@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.deps import Admin, SessionDep, StateDep
 from service.schemas import StaffDirectoryBody, StaffDirectoryOut
-from storage import audit, crud
+from storage import audit, org_settings, staff
 
 router = APIRouter(prefix="/v1", tags=["admin"])
 
@@ -18,13 +18,13 @@ def put_staff_directory(body: StaffDirectoryBody, principal: Admin, session: Ses
     """Replace the organisation's staff directory (colleagues named in Special Mentions stay named)."""
     if any(len(n) > 200 for n in body.names):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "a name is longer than 200 characters")
-    n = crud.replace_staff_directory(session, org=principal.org, names=body.names, actor=principal.actor)
+    n = staff.replace_staff_directory(session, org=principal.org, names=body.names, actor=principal.actor)
     return StaffDirectoryOut(org=principal.org, count=n)
 
 
 @router.get("/staff-directory")
 def get_staff_directory(principal: Admin, session: SessionDep) -> dict[str, list[str]]:
-    return {"names": sorted(crud.staff_directory(session, org=principal.org))}
+    return {"names": sorted(staff.staff_directory(session, org=principal.org))}
 
 
 class SlaBody(BaseModel):
@@ -36,7 +36,7 @@ class SlaBody(BaseModel):
 @router.put("/admin/sla")
 def put_sla(body: SlaBody, principal: Admin, session: SessionDep) -> dict[str, int | None]:
     """Per-organisation SLA targets for time to first action (minutes)."""
-    crud.set_org_sla(
+    org_settings.set_org_sla(
         session, org=principal.org, urgent_minutes=body.urgent_minutes, normal_minutes=body.normal_minutes
     )
     audit.append(
@@ -64,8 +64,8 @@ class ConfidentialityBody(BaseModel):
 
 @router.get("/admin/confidentiality", response_model=ConfidentialityBody)
 def get_confidentiality(principal: Admin, session: SessionDep) -> ConfidentialityBody:
-    off = crud.confidentiality_holds_off(session, org=principal.org)
-    return ConfidentialityBody(**{k: k not in off for k in crud.CONFIDENTIALITY_HOLDS})
+    off = org_settings.confidentiality_holds_off(session, org=principal.org)
+    return ConfidentialityBody(**{k: k not in off for k in org_settings.CONFIDENTIALITY_HOLDS})
 
 
 @router.put("/admin/confidentiality", response_model=ConfidentialityBody)
@@ -74,7 +74,7 @@ def put_confidentiality(
 ) -> ConfidentialityBody:
     """Per-organisation confidentiality rule (``models/policy.yaml``): an organisation whose staff feed is
     itself a secure clinical channel may publish redacted special-category posts. Audited."""
-    crud.set_confidentiality_holds(session, org=principal.org, holds=body.model_dump())
+    org_settings.set_confidentiality_holds(session, org=principal.org, holds=body.model_dump())
     audit.append(
         session,
         org=principal.org,

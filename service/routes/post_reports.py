@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from service.deps import Poster, SessionDep, StateDep
 from service.schemas import ReviewRef, StrictStr
-from storage import crud
+from storage import org_settings, reader_reports
 
 router = APIRouter(prefix="/v1/posts", tags=["screen"])
 
@@ -27,14 +27,14 @@ def report_post(
 ) -> ReviewRef:
     """Called by the posting platform when a reader reports a post; idempotent per post."""
     priority = "urgent" if body.safeguarding else "normal"
-    sla = crud.sla_minutes(
+    sla = org_settings.sla_minutes(
         session,
         org=principal.org,
         priority=priority,
         default_urgent=state.settings.sla_urgent_minutes,
         default_normal=state.settings.sla_normal_minutes,
     )
-    item = crud.open_review_for_reported_post(
+    item = reader_reports.open_review_for_reported_post(
         session,
         org=principal.org,
         post_id=post_id,

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.deps import Poster, SessionDep, StateDep, db_or_503
 from service.schemas import Reason
-from storage import appeals, crud, outcomes
+from storage import appeals, org_settings, outcomes, staff
 
 router = APIRouter(prefix="/v1/posts", tags=["screen"])
 
@@ -93,18 +93,18 @@ def _appeal(state: StateDep, principal: Poster, post_id: str, reason: str) -> Po
     with db.read_session() as s:
         if outcomes.load_post(s, org=principal.org, post_id=post_id) is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no screened post with that id")
-        staff = crud.staff_directory(s, org=principal.org)
+        names = staff.staff_directory(s, org=principal.org)
     analyzer = state.holder.analyzer
     if analyzer is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the PII engine is not loaded; try again")
     try:
-        safe_reason = redact(analyzer, reason, staff_names=staff).redacted_text
+        safe_reason = redact(analyzer, reason, staff_names=names).redacted_text
     except RuntimeError as exc:  # fail closed: an unredacted reason is never stored
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, "could not redact the reason; retry"
         ) from exc
     with db.session() as s:
-        sla = crud.sla_minutes(
+        sla = org_settings.sla_minutes(
             s,
             org=principal.org,
             priority="normal",

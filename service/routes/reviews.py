@@ -21,22 +21,22 @@ from service.schemas import (
     written_reason,
 )
 from service.screening import identifiers_in_correction
-from storage import audit, crud
+from storage import audit, reviews
 from storage.tables import utcnow
 
 router = APIRouter(prefix="/v1/reviews", tags=["reviews"])
 
 
-def sla_state(row: crud.ReviewRow, now: datetime) -> str:
+def sla_state(row: reviews.ReviewRow, now: datetime) -> str:
     item = row.item
-    if crud.sla_breached(item, now):
+    if reviews.sla_breached(item, now):
         return "breached"
     if item.first_action_at is None and item.due_at - now < (item.due_at - item.created_at) * 0.25:
         return "due_soon"
     return "ok"
 
 
-def review_out(row: crud.ReviewRow, key_id: int, now: datetime | None = None) -> ReviewOut:
+def review_out(row: reviews.ReviewRow, key_id: int, now: datetime | None = None) -> ReviewOut:
     now = now or utcnow()
     it, s = row.item, row.screening
     active = it.claimed_by is not None and it.lease_expires_at is not None and it.lease_expires_at > now
@@ -70,7 +70,7 @@ def review_out(row: crud.ReviewRow, key_id: int, now: datetime | None = None) ->
     )
 
 
-def _encode_cursor(row: crud.ReviewRow) -> str:
+def _encode_cursor(row: reviews.ReviewRow) -> str:
     it = row.item
     raw = json.dumps([it.priority_rank, it.risk, it.created_at.isoformat(), it.id])
     return base64.urlsafe_b64encode(raw.encode()).decode()
@@ -102,7 +102,7 @@ def list_reviews(
     """Pending items, urgent first, then by risk and age. Anonymous posts never show the author."""
     if category is not None and category not in CATEGORIES:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown category {category!r}")
-    rows = crud.list_reviews(
+    rows = reviews.list_reviews(
         session,
         org=principal.org,
         status=status_,
@@ -122,13 +122,13 @@ def list_reviews(
 @router.get("/stats")
 def stats(principal: Moderator, session: SessionDep) -> dict[str, object]:
     """Counts by state and priority, the oldest pending age and SLA breaches."""
-    return crud.review_stats(session, org=principal.org)
+    return reviews.review_stats(session, org=principal.org)
 
 
 @router.post("/claim-next", response_model=ReviewOut | None)
 def claim_next(principal: Moderator, session: SessionDep, state: StateDep) -> ReviewOut | None:
     """Claim the most urgent free item (what the console's "next" does)."""
-    item = crud.claim_next(
+    item = reviews.claim_next(
         session,
         org=principal.org,
         key_id=principal.key_id,
@@ -137,14 +137,14 @@ def claim_next(principal: Moderator, session: SessionDep, state: StateDep) -> Re
     )
     if item is None:
         return None
-    row = crud.get_review(session, org=principal.org, review_id=item.id)
+    row = reviews.get_review(session, org=principal.org, review_id=item.id)
     assert row is not None
     return review_out(row, principal.key_id)
 
 
 @router.get("/{review_id}", response_model=ReviewOut)
 def get_review(review_id: str, principal: Moderator, session: SessionDep) -> ReviewOut:
-    row = crud.get_review(session, org=principal.org, review_id=review_id)
+    row = reviews.get_review(session, org=principal.org, review_id=review_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "review not found")
     return review_out(row, principal.key_id)
@@ -155,10 +155,10 @@ def get_review(review_id: str, principal: Moderator, session: SessionDep) -> Rev
 )
 def claim(review_id: str, principal: Moderator, session: SessionDep, state: StateDep) -> ClaimOut:
     """Take a lease so two moderators never work the same item; 409 when someone else holds it."""
-    if crud.get_review(session, org=principal.org, review_id=review_id) is None:
+    if reviews.get_review(session, org=principal.org, review_id=review_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "review not found")
     try:
-        item = crud.claim_review(
+        item = reviews.claim_review(
             session,
             org=principal.org,
             review_id=review_id,
@@ -166,12 +166,12 @@ def claim(review_id: str, principal: Moderator, session: SessionDep, state: Stat
             lease_seconds=state.settings.review_lease_seconds,
             actor=principal.actor,
         )
-    except crud.SameModerator as exc:
+    except reviews.SameModerator as exc:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
             "this is an appeal against your own decision; another moderator must decide it",
         ) from exc
-    except crud.ClaimConflict as exc:
+    except reviews.ClaimConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, "claimed by someone else or already decided") from exc
     assert item.lease_expires_at is not None
     return ClaimOut(id=item.id, lease_expires_at=item.lease_expires_at.isoformat())
@@ -199,10 +199,10 @@ def decide(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"the corrected redaction still contains identifiers ({', '.join(leaks)}); replace them first",
         )
-    if crud.get_review(session, org=principal.org, review_id=review_id) is None:
+    if reviews.get_review(session, org=principal.org, review_id=review_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "review not found")
     try:
-        dec = crud.decide_review(
+        dec = reviews.decide_review(
             session,
             org=principal.org,
             review_id=review_id,
@@ -213,12 +213,12 @@ def decide(
             note=body.note,
             actor=principal.actor,
         )
-    except crud.SameModerator as exc:
+    except reviews.SameModerator as exc:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
             "this is an appeal against your own decision; another moderator must decide it",
         ) from exc
-    except crud.ClaimConflict as exc:
+    except reviews.ClaimConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, "already decided, or leased by someone else") from exc
     state.wake_deliveries()
     return DecisionOut(
@@ -248,7 +248,7 @@ def read_original(
     reason: Annotated[str, Depends(_reason_query)],
 ) -> dict[str, str]:
     """The unredacted text, for the safeguarding lead only, with a written reason; every read is audited."""
-    row = crud.get_review(session, org=principal.org, review_id=review_id)
+    row = reviews.get_review(session, org=principal.org, review_id=review_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "review not found")
     if not row.screening.original_enc:
@@ -269,7 +269,7 @@ def reveal_author(
     review_id: str, body: RevealBody, principal: Lead, session: SessionDep, state: StateDep
 ) -> dict[str, str]:
     """Who wrote an anonymous post: lead only, with a written reason, on the record. Never logged."""
-    row = crud.get_review(session, org=principal.org, review_id=review_id)
+    row = reviews.get_review(session, org=principal.org, review_id=review_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "review not found")
     s = row.screening

@@ -47,3 +47,33 @@ def test_console_cookie_is_secure_outside_local_development(monkeypatch, host: s
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
     assert cli.main(["serve", "--host", host, "--no-bootstrap"]) == 0
     assert settings.cookie_secure is secure
+
+
+def test_keys_create_list_revoke(monkeypatch, capsys, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``carescreen keys``: a created key is listed by id and prefix (never its secret) and revoked at once."""
+    from carescreen.config import get_settings
+    from storage import keys
+    from storage.db import Database
+
+    monkeypatch.setenv("CARESCREEN_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("CARESCREEN_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    get_settings.cache_clear()
+    try:
+        assert (
+            cli.main(["keys", "create", "--org", "home-1", "--role", "moderator", "--label", "nights"]) == 0
+        )
+        secret = capsys.readouterr().out.strip().splitlines()[-1]
+        assert cli.main(["keys", "list", "--org", "home-1"]) == 0
+        listed = capsys.readouterr().out
+        assert "moderator" in listed and "active" in listed and "nights" in listed
+        assert secret not in listed and secret.split("_", 2)[2] not in listed
+        key_id = int(listed.split("\t", 1)[0])
+        assert cli.main(["keys", "revoke", "--org", "other-home", str(key_id)]) == 1  # not theirs
+        assert cli.main(["keys", "revoke", "--org", "home-1", str(key_id)]) == 0
+        assert "revoked" in capsys.readouterr().out
+        db = Database(f"sqlite:///{tmp_path / 'cli.db'}")
+        with db.session() as s:
+            assert keys.authenticate(s, plaintext=secret) is None
+        db.dispose()
+    finally:
+        get_settings.cache_clear()

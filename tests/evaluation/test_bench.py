@@ -36,7 +36,8 @@ def test_bench_runs_and_reports(tiny_model, tmp_path: Path) -> None:  # type: ig
 
 def test_classifier_throughput_runs_on_the_cpu(tiny_model) -> None:  # type: ignore[no-untyped-def]
     """The GPU report's measuring code, exercised on the CPU (this machine has no GPU)."""
-    from evaluation.bench import classifier_throughput, posts
+    from evaluation.bench import posts
+    from evaluation.bench_inprocess import classifier_throughput
 
     out = classifier_throughput(posts(20), "cpu", batch_size=8, settings=tiny_model[0])
     assert out["device"] == "cpu" and out["posts"] == 20 and out["posts_per_s"] > 0

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
-
-os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
 import pytest
 
-from evaluation.pii_eval import (
-    Example,
-    Output,
-    evaluate_pii,
-    load_care_posts,
-    render_markdown,
-    score_system,
-)
+from evaluation.pii_data import Example, Output, load_care_posts
+from evaluation.pii_eval import evaluate_pii, render_markdown
+from evaluation.pii_scoring import score_system
 from models.taxonomy import CATEGORIES
 from training.care_corpus import parse_markup
 
@@ -83,7 +75,7 @@ def test_score_system_perfect(care_file: Path) -> None:
 
 
 def test_evaluate_on_fixture(care_file: Path, tmp_path: Path) -> None:
-    from evaluation.pii_eval import OursSystem
+    from evaluation.pii_systems import OursSystem
 
     report = evaluate_pii(
         care_posts_path=care_file, datasets_dir=tmp_path / "none", systems=[OursSystem()], timing_posts=3

@@ -11,7 +11,7 @@ from evaluation.shortcuts import (
 )
 from models.pipeline import ScreeningPipeline
 from models.policy import default_policy
-from tests.conftest import KeywordClassifier
+from tests.helpers import KeywordClassifier
 
 
 def test_pairs_change_only_the_cue() -> None:

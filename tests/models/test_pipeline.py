@@ -8,7 +8,7 @@ from models.pii.findings import Finding
 from models.pipeline import ScreeningPipeline, ScreenRequest, apply_redactions
 from models.policy import PUBLISHABLE, default_policy
 from models.taxonomy import CATEGORIES
-from tests.conftest import KeywordClassifier
+from tests.helpers import KeywordClassifier
 
 
 @pytest.fixture

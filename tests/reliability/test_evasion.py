@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from evaluation.reliability import VARIANTS, evasion_agreement
-from tests.conftest import auth
+from evaluation.reliability.evasion import VARIANTS, evasion_agreement
+from tests.helpers import auth
 
 # Positive posts for the deterministic KeywordClassifier (tests/conftest.py), one per kind of harm.
 POSITIVE = [

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from carescreen.config import Settings
-from evaluation.reliability import disk_full_in_process, model_fault
-from tests.conftest import auth
+from evaluation.reliability.faults import disk_full_in_process, model_fault
+from tests.helpers import auth
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from tests.conftest import auth
+from tests.helpers import auth
 
 # Which role may call a path (longest matching prefix wins); everything else is public.
 ROLE_BY_PREFIX = {
@@ -61,7 +61,7 @@ def api_schema(fuzz_app):  # type: ignore[no-untyped-def]
 def role_headers(fuzz_app, api_schema) -> dict[str, dict[str, str]]:  # type: ignore[no-untyped-def]
     from schemathesis.python.asgi import get_client
 
-    from storage import crud
+    from storage import keys, staff
 
     state = fuzz_app.state.cs
     client = get_client(fuzz_app)
@@ -72,8 +72,8 @@ def role_headers(fuzz_app, api_schema) -> dict[str, dict[str, str]]:  # type: ig
     headers = {}
     with state.require_db().session() as s:
         for role in ("poster", "moderator", "safeguarding_lead", "admin"):
-            headers[role] = auth(crud.create_api_key(s, org="org-fuzz", role=role)[1])
-        crud.replace_staff_directory(s, org="org-fuzz", names=["Priya Shah"], actor="test")
+            headers[role] = auth(keys.create_api_key(s, org="org-fuzz", role=role)[1])
+        staff.replace_staff_directory(s, org="org-fuzz", names=["Priya Shah"], actor="test")
     return headers
 
 

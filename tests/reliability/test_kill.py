@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from carescreen.config import Settings
-from evaluation.reliability import kill_during_decisions, kill_during_screening
+from evaluation.reliability.kill import kill_during_decisions, kill_during_screening
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from carescreen.config import Settings
-from evaluation.reliability import load_test
+from evaluation.reliability.load import load_test
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from carescreen.config import Settings
-from evaluation.reliability import create_key, running, server_env
+from evaluation.reliability.harness import create_key, running, server_env
 
 PATHOLOGICAL = {
     "bangs": "!" * 9_999 + "a",

@@ -17,9 +17,9 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from carescreen.config import Settings
-from evaluation.reliability import ServiceProcess, care_texts, create_key, running, server_env
+from evaluation.reliability.harness import ServiceProcess, care_texts, create_key, running, server_env
 from storage.tables import OutboxEvent, WebhookDelivery
-from tests.conftest import POSTGRES_URL, _fresh_database
+from tests.helpers import POSTGRES_URL, fresh_database
 from tests.webhook_receiver import Receiver, verify
 
 pytestmark = pytest.mark.slow
@@ -123,7 +123,7 @@ def test_sigkill_between_commit_and_delivery(model_settings: Settings, tmp_path:
 def test_two_processes_on_postgres_deliver_every_event_exactly_once(
     model_settings: Settings, tmp_path: Path
 ) -> None:
-    with _fresh_database("postgresql", tmp_path) as db_url:
+    with fresh_database("postgresql", tmp_path) as db_url:
         keys = {r: create_key(db_url, "care-home", r) for r in ("admin", "poster")}
         moderators = [create_key(db_url, "care-home", "moderator") for _ in range(8)]
         env = server_env(model_settings, db_url, **FAST)

@@ -6,7 +6,7 @@ import pytest
 
 from models.policy import DECISIONS
 from models.taxonomy import CATEGORIES
-from tests.conftest import KeywordClassifier, auth
+from tests.helpers import KeywordClassifier, auth
 
 RESPONSE_FIELDS = {
     "post_id",
@@ -234,15 +234,15 @@ def test_org_isolation_of_review_items(client, make_key, poster, moderator):  # 
 
 
 def test_stored_before_answer(client, poster, app_state):  # type: ignore[no-untyped-def]
-    from storage import crud
+    from storage import reviews, screenings
 
     body = client.post(
         "/v1/screen", json={"text": "you useless cow", "post_id": "st-1"}, headers=poster
     ).json()
     with app_state.require_db().session() as s:
-        row = crud.get_screening(s, org="org-a", post_id="st-1")
+        row = screenings.get_screening(s, org="org-a", post_id="st-1")
         assert row is not None and row.decision == "hold"
-        item = crud.review_for_screening(s, screening_id=row.id)
+        item = reviews.review_for_screening(s, screening_id=row.id)
         assert item is not None and item.id == body["review"]["id"]
         assert row.original_enc and "useless" not in row.original_enc  # encrypted at rest
 
@@ -268,7 +268,7 @@ def test_batch_same_semantics(client, poster):  # type: ignore[no-untyped-def]
 def test_batch_mixes_stored_and_new_posts_in_order(client, poster, app_state):  # type: ignore[no-untyped-def]
     """A batch larger than the micro-batch size (several pipelined chunks), with some posts already screened:
     answers come back in request order, stored posts answer with their stored decision, nothing twice."""
-    from storage import crud
+    from storage import screenings
 
     first = client.post("/v1/screen", json={"text": "you useless cow", "post_id": "mix-5"}, headers=poster)
     texts = [t for t, _, _ in CASES]
@@ -286,7 +286,7 @@ def test_batch_mixes_stored_and_new_posts_in_order(client, poster, app_state):  
         if p["post_id"] != "mix-5"
     )
     with app_state.require_db().session() as s:
-        stored = crud.get_screenings(s, org="org-a", post_ids=[p["post_id"] for p in posts])
+        stored = screenings.get_screenings(s, org="org-a", post_ids=[p["post_id"] for p in posts])
     assert len(stored) == 70
 
 

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import _wait_ready, auth
+from tests.helpers import auth, wait_ready
 
 ROLES = ("poster", "moderator", "safeguarding_lead", "admin")
 MOD = {"moderator", "safeguarding_lead", "admin"}
@@ -189,16 +189,16 @@ def test_per_key_rate_limit(settings, classifier, redactor) -> None:  # type: ig
 
     from service.app import create_app
     from service.state import build_state
-    from storage import crud
+    from storage import keys
 
     # A burst of 3, then one every 3.3 s: slow enough that a slow CI machine cannot refill the bucket mid-test.
     limited = settings.model_copy(update={"rate_limit_per_minute": 18})
     state = build_state(limited, classifier_loader=lambda: classifier, analyzer_factory=lambda: redactor)
     with TestClient(create_app(limited, state=state)) as c:
-        _wait_ready(c)
+        wait_ready(c)
         with state.require_db().session() as s:
-            key = auth(crud.create_api_key(s, org="org-a", role="moderator")[1])
-            other = auth(crud.create_api_key(s, org="org-a", role="moderator")[1])
+            key = auth(keys.create_api_key(s, org="org-a", role="moderator")[1])
+            other = auth(keys.create_api_key(s, org="org-a", role="moderator")[1])
         codes = [c.get("/v1/reviews/stats", headers=key).status_code for _ in range(3)]
         assert codes == [200] * 3
         r = c.get("/v1/reviews/stats", headers=key)

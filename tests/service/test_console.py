@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import update
 
 from storage.tables import ReviewItem, utcnow
-from tests.conftest import auth
+from tests.helpers import auth
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -88,14 +88,14 @@ def test_pages_need_a_session(client):  # type: ignore[no-untyped-def]
 
 
 def test_revoked_key_ends_the_session(client, make_key, app_state):  # type: ignore[no-untyped-def]
-    from storage import crud
+    from storage import keys
     from storage.tables import ApiKey
 
     key = make_key(role="moderator")
     login(client, key)
     with app_state.require_db().session() as s:
         row = s.query(ApiKey).filter(ApiKey.prefix == key.split("_")[1]).one()
-        crud.revoke_api_key(s, org=row.org, key_id=row.id)
+        keys.revoke_api_key(s, org=row.org, key_id=row.id)
     r = client.get("/console", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/console/login"
 

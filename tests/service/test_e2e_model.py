@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.conftest import auth
+from tests.helpers import auth
 
 pytestmark = pytest.mark.slow
 
@@ -17,8 +17,8 @@ def test_screen_reports_registry_version_and_hot_swaps_champion(tiny_model, reda
 
     from service.app import create_app
     from service.state import build_state
-    from storage import crud
-    from training import registry
+    from storage import keys
+    from storage import model_store as registry
 
     base, outcome = tiny_model
     settings = base.model_copy(update={"model_poll_seconds": 0.5})
@@ -29,7 +29,7 @@ def test_screen_reports_registry_version_and_hot_swaps_champion(tiny_model, reda
             assert time.monotonic() < deadline, client.get("/readyz").json()
             time.sleep(0.1)
         with state.require_db().session() as s:
-            key = crud.create_api_key(s, org="e2e", role="poster")[1]
+            key = keys.create_api_key(s, org="e2e", role="poster")[1]
         champion = registry.get_alias(registry.CHAMPION, settings)
         assert champion is not None
         r = client.post("/v1/screen", json={"text": "Lovely shift today, thanks all"}, headers=auth(key))

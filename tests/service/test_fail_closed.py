@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from models.policy import PUBLISHABLE
-from tests.conftest import KeywordClassifier, _wait_ready, auth
+from tests.helpers import KeywordClassifier, auth, wait_ready
 
 TEXTS = [
     "Lovely shift today, the team were brilliant",
@@ -31,11 +31,11 @@ def moderator(make_key):  # type: ignore[no-untyped-def]
 
 
 def _stored(app_state, post_id: str):  # type: ignore[no-untyped-def]
-    from storage import crud
+    from storage import reviews, screenings
 
     with app_state.require_db().session() as s:
-        row = crud.get_screening(s, org="org-a", post_id=post_id)
-        item = crud.review_for_screening(s, screening_id=row.id) if row else None
+        row = screenings.get_screening(s, org="org-a", post_id=post_id)
+        item = reviews.review_for_screening(s, screening_id=row.id) if row else None
         return row, item
 
 
@@ -134,9 +134,10 @@ def test_database_down_is_503_never_allow(client, poster, app_state, monkeypatch
 
 @pytest.mark.parametrize("stage", ["record_screenings", "get_screenings", "staff_directory", "sla_minutes"])
 def test_database_fails_mid_request(client, poster, moderator, app_state, monkeypatch, stage):  # type: ignore[no-untyped-def]
-    from storage import crud
+    from storage import org_settings, screenings, staff
 
-    monkeypatch.setattr(crud, stage, _operational_error)
+    module = {"staff_directory": staff, "sla_minutes": org_settings}.get(stage, screenings)
+    monkeypatch.setattr(module, stage, _operational_error)
     _assert_503(
         client.post("/v1/screen", json={"text": "you useless cow", "post_id": "mid-1"}, headers=poster)
     )
@@ -159,7 +160,12 @@ def test_database_disconnected_is_503_and_recovers(client, poster, app_state, mo
         _assert_503(client.get("/v1/reviews", headers=poster))
     finally:
         app_state.db, app_state.db_error = db, None
-    assert client.post("/v1/screen", json={"text": "nice day"}, headers=poster).status_code == 200
+    r = client.post("/v1/screen", json={"text": "nice day"}, headers=poster)
+    assert (
+        r.status_code == 200 and r.json()["decision"] == "allow"
+    )  # recovered: screened as normal, and stored
+    held = client.post("/v1/screen", json={"text": "you useless cow"}, headers=poster).json()
+    assert held["decision"] == "hold" and held["review"]["id"]
 
 
 def test_database_at_an_invalid_path(tmp_path, settings, classifier, redactor, make_key):  # type: ignore[no-untyped-def]
@@ -208,11 +214,11 @@ def test_readyz_while_classifier_fails_to_load(settings, redactor, make_key):  #
         assert "FileNotFoundError" in body["errors"]["model"]
         assert body["pii"] is True and body["database"] is True
 
-        from storage import crud
+        from storage import keys
 
         with state.require_db().session() as s:
-            poster = auth(crud.create_api_key(s, org="org-a", role="poster")[1])
-            admin = auth(crud.create_api_key(s, org="org-a", role="admin")[1])
+            poster = auth(keys.create_api_key(s, org="org-a", role="poster")[1])
+            admin = auth(keys.create_api_key(s, org="org-a", role="admin")[1])
         _assert_503(c.post("/v1/screen", json={"text": "nice day"}, headers=poster))
         _assert_503(c.post("/v1/screen/batch", json={"posts": [{"text": "nice day"}]}, headers=poster))
 
@@ -224,7 +230,7 @@ def test_readyz_while_classifier_fails_to_load(settings, redactor, make_key):  #
         r = c.post("/v1/admin/reload-model", headers=admin)
         assert r.status_code == 200, r.text
         assert r.json()["model_version"] == KeywordClassifier.version
-        _wait_ready(c, timeout=5)
+        wait_ready(c, timeout=5)
         assert c.get("/readyz").json()["errors"] == {}
         assert c.post("/v1/screen", json={"text": "nice day"}, headers=poster).json()["decision"] == "allow"
 
@@ -246,10 +252,10 @@ def test_pii_engine_fails_to_load(settings, classifier):  # type: ignore[no-unty
         r = c.get("/readyz")
         assert r.status_code == 503
         assert r.json()["pii"] is False and r.json()["errors"]["pii"] == "OSError"
-        from storage import crud
+        from storage import keys
 
         with state.require_db().session() as s:
-            poster = auth(crud.create_api_key(s, org="org-a", role="poster")[1])
+            poster = auth(keys.create_api_key(s, org="org-a", role="poster")[1])
         _assert_503(c.post("/v1/screen", json={"text": "nice day"}, headers=poster))
 
 

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from tests.conftest import auth
+from tests.helpers import auth
 
 EMAILS = [
     "jo.hughes@example.org", "j.hughes+care@example.co.uk", "DORIS.HUGHES@EXAMPLE.ORG", "mark_jones12@example.com",

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import POSTGRES_URL, auth
+from tests.helpers import POSTGRES_URL, auth, store_screening
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,13 +31,12 @@ def _free_port() -> int:
 
 def _seed_items(url: str, org: str) -> None:
     """Review items straight through the storage layer (what /v1/screen stores for held posts)."""
-    from storage import crud
     from storage.db import Database
 
     db = Database(url)  # migrates once, before the replicas start
     with db.session() as s:
         for i in range(ITEMS):
-            crud.record_screening(
+            store_screening(
                 s,
                 org=org,
                 post_id=f"p{i}",
@@ -67,12 +66,12 @@ def test_two_replicas_eight_moderators_every_item_decided_once(tiny_model, datab
         pytest.skip("replica test runs on PostgreSQL only (SQLite is single-process by design)")
     settings, _ = tiny_model
     _seed_items(database_url, "org-q")
-    from storage import crud
+    from storage import keys
     from storage.db import Database
 
     db = Database(database_url)
     with db.session() as s:
-        keys = [crud.create_api_key(s, org="org-q", role="moderator")[1] for _ in range(MODERATORS)]
+        keys = [keys.create_api_key(s, org="org-q", role="moderator")[1] for _ in range(MODERATORS)]
     env = dict(
         os.environ,
         CARESCREEN_DATABASE_URL=database_url,

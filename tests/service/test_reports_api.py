@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from storage import audit
 from storage.tables import AuditEntry
-from tests.conftest import auth
+from tests.helpers import auth
 
 TOXIC = "whoever left the sluice like that is a lazy idiot"
 AUTHOR = "carer-anon-5150"
@@ -142,7 +142,7 @@ def test_reveal_author(client, poster, lead, make_key, app_state, caplog):  # ty
 
 
 def test_author_never_in_logs_even_on_failures(client, poster, classifier, app_state, monkeypatch, caplog):  # type: ignore[no-untyped-def]
-    from storage import crud
+    from storage import screenings
 
     caplog.set_level(logging.DEBUG)
     classifier.fail = True
@@ -152,7 +152,7 @@ def test_author_never_in_logs_even_on_failures(client, poster, classifier, app_s
     def fail(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("store failed")
 
-    monkeypatch.setattr(crud, "record_screenings", fail)
+    monkeypatch.setattr(screenings, "record_screenings", fail)
     r = client.post(
         "/v1/screen",
         json={"text": "Doris in room 4 has a bruise", "anonymous": True, "author_id": AUTHOR},

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, update
 
 from storage.tables import Decision, ReviewItem, utcnow
-from tests.conftest import auth
+from tests.helpers import auth
 
 TOXIC = "whoever left the sluice like that is a lazy idiot"
 SEXUAL = "send pics of you in your uniform"
@@ -212,9 +212,9 @@ def test_decision_recorded_with_labels_and_correction(client, post, mod1, app_st
         item = s.get(ReviewItem, rid)
         assert item.status == "decided" and item.decided_at is not None and item.first_action_at is not None
 
-        from storage import crud
+        from storage import decision_labels
 
-        examples = crud.decisions_for_training(s, org="org-a")
+        examples = decision_labels.decisions_for_training(s, org="org-a")
         assert [(dd.id, sc.redacted_text) for dd, sc in examples] == [
             (d.id, "[RESIDENT] in [ROOM] has a bruise on her arm")
         ]
@@ -290,9 +290,9 @@ def test_anonymous_author_never_shown(client, post, mod1, app_state):  # type: i
     assert item["anonymous"] is True and item["author_id"] is None
     assert client.get(f"/v1/reviews/{named}", headers=mod1).json()["author_id"] == "carer-named-7"
     with app_state.require_db().session() as s:
-        from storage import crud
+        from storage import screenings
 
-        row = crud.get_screening(s, org="org-a", post_id=item["post_id"])
+        row = screenings.get_screening(s, org="org-a", post_id=item["post_id"])
         assert row.author_id is None
         assert row.author_enc and "carer-secret-42" not in row.author_enc  # stored encrypted, not hidden
 

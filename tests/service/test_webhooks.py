@@ -9,65 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from tests.conftest import _wait_ready, auth
-from tests.webhook_receiver import Receiver, WebhookVerificationError, verify
-
-FAST = {
-    "webhook_poll_seconds": 0.05,
-    "webhook_retry_base_seconds": 0.1,
-    "webhook_retry_max_seconds": 0.4,
-    "sla_check_seconds": 0.1,
-}
-ALL_EVENTS = [
-    "post.published",
-    "post.rejected",
-    "post.escalated",
-    "review.sla_breached",
-    "appeal.decided",
-    "model.promoted",
-]
-
-
-@pytest.fixture
-def hooks(settings, classifier, redactor):  # type: ignore[no-untyped-def]
-    """A service with fast retry timings, a receiver, and org-a's keys, with the receiver registered."""
-    from types import SimpleNamespace
-
-    from fastapi.testclient import TestClient
-
-    from service.app import create_app
-    from service.state import build_state
-    from storage import crud
-
-    fast = settings.model_copy(update=FAST)
-    state = build_state(fast, classifier_loader=lambda: classifier, analyzer_factory=lambda: redactor)
-    receiver = Receiver()
-    with TestClient(create_app(fast, state=state)) as c:
-        _wait_ready(c)
-
-        def key(role: str, org: str = "org-a") -> dict[str, str]:
-            with state.require_db().session() as s:
-                return auth(crud.create_api_key(s, org=org, role=role)[1])
-
-        admin = key("admin")
-        made = c.post("/v1/admin/webhooks", json={"url": receiver.url, "events": ALL_EVENTS}, headers=admin)
-        assert made.status_code == 201, made.text
-        yield SimpleNamespace(
-            client=c,
-            state=state,
-            receiver=receiver,
-            key=key,
-            admin=admin,
-            poster=key("poster"),
-            webhook=made.json(),
-        )
-    receiver.stop()
-
-
-def _decide(c, headers, rid: str, action: str, **extra) -> None:  # type: ignore[no-untyped-def]
-    assert c.post(f"/v1/reviews/{rid}/claim", headers=headers).status_code == 200
-    r = c.post(f"/v1/reviews/{rid}/decision", json={"action": action, "labels": {}, **extra}, headers=headers)
-    assert r.status_code == 200, r.text
+from tests.helpers import decide
+from tests.webhook_receiver import WebhookVerificationError, verify
 
 
 def test_approval_publishes_the_corrected_text_in_a_signed_event(hooks) -> None:  # type: ignore[no-untyped-def]
@@ -86,7 +29,7 @@ def test_approval_publishes_the_corrected_text_in_a_signed_event(hooks) -> None:
     ).json()
     assert held["decision"] == "hold"
     corrected = "[RESIDENT]: the sluice was left in a state"
-    _decide(c, hooks.key("moderator"), held["review"]["id"], "approve_redacted", redacted_text=corrected)
+    decide(c, hooks.key("moderator"), held["review"]["id"], "approve_redacted", redacted_text=corrected)
 
     got = rx.wait_for(lambda r: r.event["type"] == "post.published")[0]
     event = verify(secret, got)  # the receiver's check, with the published secret
@@ -153,7 +96,7 @@ def test_a_receiver_outage_loses_nothing_and_keeps_each_posts_order(hooks) -> No
         )
         posts.append(r.json())
     for i, p in enumerate(posts):  # two events per post: the first decision, then the appeal's
-        _decide(c, mod, p["review"]["id"], "reject", labels={"toxicity": True})
+        decide(c, mod, p["review"]["id"], "reject", labels={"toxicity": True})
         assert (
             c.post(
                 f"/v1/posts/o{i}/appeal",
@@ -165,7 +108,7 @@ def test_a_receiver_outage_loses_nothing_and_keeps_each_posts_order(hooks) -> No
     other = hooks.key("moderator")
     for i in range(6):
         rid = c.get(f"/v1/posts/o{i}", headers=hooks.poster).json()["appeal"]["review_id"]
-        _decide(c, other, rid, "approve")
+        decide(c, other, rid, "approve")
     time.sleep(1.0)  # several failed attempts each
     wid = hooks.webhook["id"]
     pending = c.get(f"/v1/admin/webhooks/{wid}/deliveries?status=pending", headers=hooks.admin).json()
@@ -189,7 +132,7 @@ def test_dead_letters_and_redelivery_with_the_same_id(hooks) -> None:  # type: i
     st.settings.webhook_retry_hours = 1.0 / 3600  # a one-second retry window
     rx.failing = True
     held = c.post("/v1/screen", json={"text": "what an idiot", "post_id": "d1"}, headers=hooks.poster).json()
-    _decide(c, hooks.key("moderator"), held["review"]["id"], "reject")
+    decide(c, hooks.key("moderator"), held["review"]["id"], "reject")
     wid = hooks.webhook["id"]
     deadline = time.monotonic() + 10
     dead: list = []
@@ -219,7 +162,7 @@ def test_rotation_signs_with_both_secrets_during_the_grace_period(hooks) -> None
     new = rotated.json()["secret"]
     assert new != old and rotated.json()["previous_secret_valid_until"]
     held = c.post("/v1/screen", json={"text": "lazy idiot", "post_id": "r1"}, headers=hooks.poster).json()
-    _decide(c, hooks.key("moderator"), held["review"]["id"], "approve")
+    decide(c, hooks.key("moderator"), held["review"]["id"], "approve")
     got = rx.wait_for(lambda e: e.event["type"] == "post.published")[0]
     assert len(got.headers["webhook-signature"].split(" ")) == 2
     assert verify(new, got) == verify(old, got)
@@ -276,7 +219,7 @@ def test_deleting_a_webhook_cancels_what_it_had_not_received(hooks) -> None:  # 
     c, rx = hooks.client, hooks.receiver
     rx.stop()
     held = c.post("/v1/screen", json={"text": "idiot", "post_id": "x1"}, headers=hooks.poster).json()
-    _decide(c, hooks.key("moderator"), held["review"]["id"], "reject")
+    decide(c, hooks.key("moderator"), held["review"]["id"], "reject")
     wid = hooks.webhook["id"]
     assert c.delete(f"/v1/admin/webhooks/{wid}", headers=hooks.admin).status_code == 204
     assert c.get(f"/v1/admin/webhooks/{wid}", headers=hooks.admin).status_code == 404
@@ -332,7 +275,7 @@ def test_the_destination_is_checked_again_at_delivery(hooks) -> None:  # type: i
     c, rx, st = hooks.client, hooks.receiver, hooks.state
     st.settings.webhook_allow_private = False
     held = c.post("/v1/screen", json={"text": "idiot", "post_id": "v1"}, headers=hooks.poster).json()
-    _decide(c, hooks.key("moderator"), held["review"]["id"], "reject")
+    decide(c, hooks.key("moderator"), held["review"]["id"], "reject")
     wid = hooks.webhook["id"]
     deadline = time.monotonic() + 5
     tried: list = []
@@ -345,93 +288,3 @@ def test_the_destination_is_checked_again_at_delivery(hooks) -> None:  # type: i
         time.sleep(0.05)
     assert tried and "public" in tried[0]["last_error"]
     assert rx.events() == []
-
-
-def test_appeals_are_decided_by_another_moderator(hooks) -> None:  # type: ignore[no-untyped-def]
-    c, rx = hooks.client, hooks.receiver
-    first, second = hooks.key("moderator"), hooks.key("moderator")
-    held = c.post(
-        "/v1/screen",
-        json={"text": "you useless cow", "post_id": "a1", "author_id": "u-77"},
-        headers=hooks.poster,
-    ).json()
-    _decide(c, first, held["review"]["id"], "reject", labels={"toxicity": True})
-    assert c.get("/v1/posts/a1", headers=hooks.poster).json()["status"] == "rejected"
-
-    r = c.post(
-        "/v1/posts/a1/appeal",
-        json={"reason": "Mrs Hughes asked me to say it, it was a joke between us"},
-        headers=hooks.poster,
-    )
-    assert r.status_code == 201, r.text
-    appeal = r.json()["appeal"]
-    assert appeal["state"] == "pending" and r.json()["status"] == "rejected"
-    rid = appeal["review_id"]
-    item = c.get(f"/v1/reviews/{rid}", headers=second).json()
-    assert (
-        item["kind_of_review"] == "appeal" and "Hughes" not in item["appeal_reason"]
-    )  # redacted like a post
-    # The moderator who rejected it may neither claim nor decide the appeal.
-    assert c.post(f"/v1/reviews/{rid}/claim", headers=first).status_code == 409
-    same = c.post(f"/v1/reviews/{rid}/decision", json={"action": "reject", "labels": {}}, headers=first)
-    assert same.status_code == 409 and "another moderator" in same.json()["detail"]
-    assert c.post("/v1/reviews/claim-next", headers=first).json() is None
-    _decide(c, second, rid, "approve", labels={"toxicity": False})
-
-    st = c.get("/v1/posts/a1", headers=hooks.poster).json()
-    assert st["status"] == "published" and st["text_to_publish"] == "you useless cow"
-    assert st["appeal"]["state"] == "overturned" and st["appeal"]["decided_at"]
-    decided = rx.wait_for(lambda e: e.event["type"] == "appeal.decided")[0]
-    assert decided.event["data"]["appeal"]["state"] == "overturned"
-    assert b"u-77" not in decided.body
-
-    # A second appeal, an appeal on a published post, another org's post, an unknown post: 409/404, never 500.
-    again = c.post("/v1/posts/a1/appeal", json={"reason": "appealing once more"}, headers=hooks.poster)
-    assert again.status_code == 409
-    c.post("/v1/screen", json={"text": "lovely shift today", "post_id": "a2"}, headers=hooks.poster)
-    assert (
-        c.post("/v1/posts/a2/appeal", json={"reason": "nothing to appeal"}, headers=hooks.poster).status_code
-        == 409
-    )
-    other = hooks.key("poster", org="org-b")
-    assert (
-        c.post("/v1/posts/a1/appeal", json={"reason": "not my organisation"}, headers=other).status_code
-        == 404
-    )
-    assert (
-        c.post("/v1/posts/zz/appeal", json={"reason": "no such post here"}, headers=hooks.poster).status_code
-        == 404
-    )
-    assert c.post("/v1/posts/a1/appeal", json={"reason": "   "}, headers=hooks.poster).status_code == 422
-
-    # The risk report counts appeals and overturns per category; the overturn is a label for retraining.
-    lead = hooks.key("safeguarding_lead")
-    report = c.get("/v1/reports/risk", headers=lead).json()
-    assert report["appeals"]["count"] in (1, "<5") and report["appeals"]["overturned"] in (1, "<5")
-    assert "toxicity" in report["appeals"]["by_category"]
-    from storage import crud
-
-    with hooks.state.require_db().session() as s:
-        labels = [d.labels for d, scr in crud.decisions_for_training(s, org="org-a") if scr.post_id == "a1"]
-    assert labels[-1] == {"toxicity": False}
-
-
-def test_an_appeal_on_a_post_still_held_joins_its_pending_review(hooks) -> None:  # type: ignore[no-untyped-def]
-    c = hooks.client
-    held = c.post("/v1/screen", json={"text": "what an idiot", "post_id": "h1"}, headers=hooks.poster).json()
-    r = c.post(
-        "/v1/posts/h1/appeal", json={"reason": "please look again, it is a quote"}, headers=hooks.poster
-    )
-    assert r.status_code == 201
-    assert r.json()["appeal"]["review_id"] == held["review"]["id"]
-    mod = hooks.key("moderator")
-    assert c.get(f"/v1/reviews/{held['review']['id']}", headers=mod).json()["appeal_reason"]
-    _decide(c, mod, held["review"]["id"], "approve")
-    st = c.get("/v1/posts/h1", headers=hooks.poster).json()
-    assert st["status"] == "published" and st["appeal"]["state"] == "overturned"
-    esc = c.post("/v1/screen", json={"text": "Doris has a bruise", "post_id": "h2"}, headers=hooks.poster)
-    assert esc.json()["decision"] == "escalate"
-    assert (
-        c.post("/v1/posts/h2/appeal", json={"reason": "please look again"}, headers=hooks.poster).status_code
-        == 409
-    )

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from storage import audit, crud
+from storage import audit, keys, retention, reviews, screenings
 from storage.crypto import Vault
 from storage.db import Database
 from storage.tables import ApiKey, AuditEntry, Decision, utcnow
+from tests.helpers import store_screening
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def record(
     db: Database, post_id: str, *, org: str = "org-a", priority: str | None = "normal", **over: Any
 ) -> str | None:
     with db.session() as s:
-        _, item = crud.record_screening(
+        _, item = store_screening(
             s,
             org=org,
             post_id=post_id,
@@ -67,11 +68,11 @@ def record(
 
 def test_keys_create_authenticate_revoke(db: Database) -> None:
     with db.session() as s:
-        row, plaintext = crud.create_api_key(s, org="org-a", role="moderator", label="night shift")
+        row, plaintext = keys.create_api_key(s, org="org-a", role="moderator", label="night shift")
         key_id = row.id
     assert plaintext.startswith("cs_")
     with db.session() as s:
-        found = crud.authenticate(s, plaintext=plaintext)
+        found = keys.authenticate(s, plaintext=plaintext)
         assert found is not None and (found.id, found.org, found.role) == (key_id, "org-a", "moderator")
         for bad in (
             "",
@@ -81,20 +82,20 @@ def test_keys_create_authenticate_revoke(db: Database) -> None:
             "cs_nope_nope",
             plaintext.replace("cs_", "xx_", 1),
         ):
-            assert crud.authenticate(s, plaintext=bad) is None
+            assert keys.authenticate(s, plaintext=bad) is None
         stored = s.get(ApiKey, key_id)
         assert (
             stored is not None
             and stored.key_hash != plaintext
             and plaintext.split("_", 2)[2] not in stored.key_hash
         )
-        assert not crud.revoke_api_key(s, org="org-b", key_id=key_id)  # another org cannot revoke it
-        assert not crud.revoke_api_key(s, org="org-a", key_id=999_999)
+        assert not keys.revoke_api_key(s, org="org-b", key_id=key_id)  # another org cannot revoke it
+        assert not keys.revoke_api_key(s, org="org-a", key_id=999_999)
     with db.session() as s:
-        assert crud.authenticate(s, plaintext=plaintext) is not None
-        assert crud.revoke_api_key(s, org="org-a", key_id=key_id)
+        assert keys.authenticate(s, plaintext=plaintext) is not None
+        assert keys.revoke_api_key(s, org="org-a", key_id=key_id)
     with db.session() as s:
-        assert crud.authenticate(s, plaintext=plaintext) is None
+        assert keys.authenticate(s, plaintext=plaintext) is None
         actions = [
             e.action for e in s.execute(select(audit.AuditEntry).order_by(audit.AuditEntry.seq)).scalars()
         ]
@@ -104,29 +105,29 @@ def test_keys_create_authenticate_revoke(db: Database) -> None:
 @pytest.mark.parametrize(("org", "role"), [("org-a", "root"), ("", "poster"), ("x" * 101, "poster")])
 def test_create_key_rejects_bad_input(db: Database, org: str, role: str) -> None:
     with db.session() as s, pytest.raises(ValueError):
-        crud.create_api_key(s, org=org, role=role)
+        keys.create_api_key(s, org=org, role=role)
 
 
 def test_record_screening_and_review(db: Database) -> None:
     rid = record(db, "p1")
     assert record(db, "p2", priority=None, decision="allow") is None
     with db.session() as s:
-        row = crud.get_screening(s, org="org-a", post_id="p1")
+        row = screenings.get_screening(s, org="org-a", post_id="p1")
         assert row is not None and row.decision == "hold" and row.flags == ["toxicity"]
-        assert crud.get_screening(s, org="org-b", post_id="p1") is None
-        item = crud.review_for_screening(s, screening_id=row.id)
+        assert screenings.get_screening(s, org="org-b", post_id="p1") is None
+        item = reviews.review_for_screening(s, screening_id=row.id)
         assert item is not None and item.id == rid and item.status == "pending" and item.priority_rank == 2
         assert item.due_at - item.created_at == timedelta(minutes=60)
-        allowed = crud.get_screening(s, org="org-a", post_id="p2")
-        assert allowed is not None and crud.review_for_screening(s, screening_id=allowed.id) is None
-        batch = crud.get_screenings(s, org="org-a", post_ids=["p1", "p2", "missing", "p1"])
+        allowed = screenings.get_screening(s, org="org-a", post_id="p2")
+        assert allowed is not None and reviews.review_for_screening(s, screening_id=allowed.id) is None
+        batch = screenings.get_screenings(s, org="org-a", post_ids=["p1", "p2", "missing", "p1"])
         assert {k: v.id for k, v in batch.items()} == {"p1": row.id, "p2": allowed.id}
-        assert crud.get_screenings(s, org="org-b", post_ids=["p1", "p2"]) == {}
-        items = crud.reviews_for_screenings(s, screening_ids=[row.id, allowed.id])
+        assert screenings.get_screenings(s, org="org-b", post_ids=["p1", "p2"]) == {}
+        items = reviews.reviews_for_screenings(s, screening_ids=[row.id, allowed.id])
         assert {k: v.id for k, v in items.items()} == {row.id: rid}
-        assert [r.item.id for r in crud.list_reviews(s, org="org-a")] == [rid]
-        assert crud.list_reviews(s, org="org-b") == []
-        assert crud.get_review(s, org="org-b", review_id=rid) is None
+        assert [r.item.id for r in reviews.list_reviews(s, org="org-a")] == [rid]
+        assert reviews.list_reviews(s, org="org-b") == []
+        assert reviews.get_review(s, org="org-b", review_id=rid) is None
         assert audit.verify(s).ok
 
 
@@ -138,7 +139,7 @@ def test_same_post_id_twice_is_rejected_by_the_database(db: Database) -> None:
         record(db, "dup")
     record(db, "dup", org="org-b")  # another organisation's namespace
     with db.session() as s:
-        assert len(crud.list_reviews(s, org="org-a")) == 1
+        assert len(reviews.list_reviews(s, org="org-a")) == 1
         assert audit.verify(s).ok  # the failed insert left no audit entry behind
 
 
@@ -170,18 +171,18 @@ def test_claim_race_exactly_one_wins(db: Database) -> None:
     def claim(i: int) -> bool:
         try:
             with db.session() as s:
-                crud.claim_review(
+                reviews.claim_review(
                     s, org="org-a", review_id=rid, key_id=100 + i, lease_seconds=600, actor=f"m{i}"
                 )
             return True
-        except crud.ClaimConflict:
+        except reviews.ClaimConflict:
             return False
 
     results = _race(8, claim)
     assert sum(results) == 1
     winner = 100 + results.index(True)
     with db.session() as s:
-        row = crud.get_review(s, org="org-a", review_id=rid)
+        row = reviews.get_review(s, org="org-a", review_id=rid)
         assert row is not None and row.item.claimed_by == winner
         assert audit.verify(s).ok
         claims = [e for e in s.execute(select(audit.AuditEntry)).scalars() if e.action == "review.claim"]
@@ -195,7 +196,7 @@ def test_claim_next_race_hands_out_distinct_items(db: Database) -> None:
 
     def claim_next(i: int) -> bool:
         with db.session() as s:
-            item = crud.claim_next(s, org="org-a", key_id=200 + i, lease_seconds=600, actor=f"m{i}")
+            item = reviews.claim_next(s, org="org-a", key_id=200 + i, lease_seconds=600, actor=f"m{i}")
             got[i] = item.id if item else None
         return item is not None
 
@@ -211,7 +212,7 @@ def test_decide_exactly_once_under_concurrency(db: Database) -> None:
     def decide(i: int) -> bool:
         try:
             with db.session() as s:
-                crud.decide_review(
+                reviews.decide_review(
                     s,
                     org="org-a",
                     review_id=rid,
@@ -223,7 +224,7 @@ def test_decide_exactly_once_under_concurrency(db: Database) -> None:
                     actor=f"m{i}",
                 )
             return True
-        except crud.ClaimConflict:
+        except reviews.ClaimConflict:
             return False
 
     results = _race(8, decide)
@@ -240,11 +241,11 @@ def test_lease_blocks_others_until_it_expires(db: Database) -> None:
     rid = record(db, "lease")
     assert rid is not None
     with db.session() as s:
-        crud.claim_review(s, org="org-a", review_id=rid, key_id=1, lease_seconds=600, actor="m1")
-    with db.session() as s, pytest.raises(crud.ClaimConflict):
-        crud.claim_review(s, org="org-a", review_id=rid, key_id=2, lease_seconds=600, actor="m2")
-    with db.session() as s, pytest.raises(crud.ClaimConflict):
-        crud.decide_review(
+        reviews.claim_review(s, org="org-a", review_id=rid, key_id=1, lease_seconds=600, actor="m1")
+    with db.session() as s, pytest.raises(reviews.ClaimConflict):
+        reviews.claim_review(s, org="org-a", review_id=rid, key_id=2, lease_seconds=600, actor="m2")
+    with db.session() as s, pytest.raises(reviews.ClaimConflict):
+        reviews.decide_review(
             s,
             org="org-a",
             review_id=rid,
@@ -255,8 +256,8 @@ def test_lease_blocks_others_until_it_expires(db: Database) -> None:
             note=None,
             actor="m2",
         )
-    with db.session() as s, pytest.raises(crud.ClaimConflict):
-        crud.claim_review(s, org="org-b", review_id=rid, key_id=3, lease_seconds=600, actor="other-org")
+    with db.session() as s, pytest.raises(reviews.ClaimConflict):
+        reviews.claim_review(s, org="org-b", review_id=rid, key_id=3, lease_seconds=600, actor="other-org")
     with db.session() as s:
         s.execute(
             text("UPDATE review_items SET lease_expires_at = :t WHERE id = :id"),
@@ -264,7 +265,7 @@ def test_lease_blocks_others_until_it_expires(db: Database) -> None:
         )
     with db.session() as s:
         assert (
-            crud.claim_review(
+            reviews.claim_review(
                 s, org="org-a", review_id=rid, key_id=2, lease_seconds=600, actor="m2"
             ).claimed_by
             == 2
@@ -285,7 +286,7 @@ def test_purge_before_keeps_redacted_text_labels_and_audit(db: Database) -> None
     record(db, "allowed", priority=None, decision="allow", original_enc=vault.encrypt("nice day"))
     assert old and pending
     with db.session() as s:
-        crud.decide_review(
+        reviews.decide_review(
             s,
             org="org-a",
             review_id=old,
@@ -297,37 +298,37 @@ def test_purge_before_keeps_redacted_text_labels_and_audit(db: Database) -> None
             actor="m1",
         )
     with db.session() as s:
-        purged = crud.purge_before(s, cutoff=utcnow() + timedelta(seconds=1), actor="test:purge")
+        purged = retention.purge_before(s, cutoff=utcnow() + timedelta(seconds=1), actor="test:purge")
     assert purged == {"org-a": 2}  # the decided one and the allowed one; never a pending item
     with db.session() as s:
-        row = crud.get_screening(s, org="org-a", post_id="old")
+        row = screenings.get_screening(s, org="org-a", post_id="old")
         assert row is not None
         assert row.original_enc is None and row.author_enc is None and row.purged_at is not None
         assert row.redacted_text == "[RESIDENT] was called an idiot"
         dec = s.execute(select(Decision).where(Decision.review_id == old)).scalar_one()
         assert dec.labels == {"toxicity": True} and dec.redacted_text == "[RESIDENT] was called names"
-        still = crud.get_screening(s, org="org-a", post_id="pending")
+        still = screenings.get_screening(s, org="org-a", post_id="pending")
         assert still is not None and still.original_enc is not None
-        assert crud.get_screening(s, org="org-a", post_id="allowed").original_enc is None  # type: ignore[union-attr]
+        assert screenings.get_screening(s, org="org-a", post_id="allowed").original_enc is None  # type: ignore[union-attr]
         assert audit.verify(s).ok
         actions = [e.action for e in s.execute(select(audit.AuditEntry)).scalars()]
         assert actions.count("retention.purge") == 1 and actions.count("review.decide") == 1
     with db.session() as s:  # idempotent
-        assert crud.purge_before(s, cutoff=utcnow(), actor="test:purge") == {}
+        assert retention.purge_before(s, cutoff=utcnow(), actor="test:purge") == {}
 
 
 def test_purge_keeps_recent(db: Database) -> None:
     record(db, "recent", priority=None, decision="allow")
     with db.session() as s:
-        assert crud.purge_before(s, cutoff=utcnow() - timedelta(days=1), actor="t") == {}
-        assert crud.get_screening(s, org="org-a", post_id="recent").original_enc == "enc"  # type: ignore[union-attr]
+        assert retention.purge_before(s, cutoff=utcnow() - timedelta(days=1), actor="t") == {}
+        assert screenings.get_screening(s, org="org-a", post_id="recent").original_enc == "enc"  # type: ignore[union-attr]
 
 
 def test_record_screenings_stores_a_batch_with_one_chain_extension(db: Database) -> None:
     """The group commit's storage call: screenings, review items only for held posts, one audit entry each, in
     order, and a chain that still verifies."""
     batch = [
-        crud.NewScreening(
+        screenings.NewScreening(
             f"g{i}",
             fields(decision="hold" if i % 2 else "allow"),
             "normal" if i % 2 else None,
@@ -338,15 +339,30 @@ def test_record_screenings_stores_a_batch_with_one_chain_extension(db: Database)
         for i in range(5)
     ]
     with db.session() as s:
-        stored = crud.record_screenings(s, org="org-a", screenings=batch, actor="test")
+        stored = screenings.record_screenings(s, org="org-a", screenings=batch, actor="test")
         assert [row.post_id for row, _ in stored] == [f"g{i}" for i in range(5)]
         assert [item is not None for _, item in stored] == [False, True, False, True, False]
     with db.session() as s:
-        rows = crud.get_screenings(s, org="org-a", post_ids=[f"g{i}" for i in range(5)])
+        rows = screenings.get_screenings(s, org="org-a", post_ids=[f"g{i}" for i in range(5)])
         assert {k: v.id for k, v in rows.items()} == {row.post_id: row.id for row, _ in stored}
-        items = crud.reviews_for_screenings(s, screening_ids=[r.id for r in rows.values()])
+        items = reviews.reviews_for_screenings(s, screening_ids=[r.id for r in rows.values()])
         assert sorted(i.id for i in items.values()) == sorted(item.id for _, item in stored if item)
         entries = s.execute(select(AuditEntry).where(AuditEntry.action == "screen").order_by(AuditEntry.seq))
         assert [e.subject for e in entries.scalars()] == [f"post:g{i}" for i in range(5)]
         assert audit.verify(s).ok
-        assert crud.record_screenings(s, org="org-a", screenings=[], actor="test") == []
+        assert screenings.record_screenings(s, org="org-a", screenings=[], actor="test") == []
+
+
+def test_constants_restated_for_typing_or_layering_agree_with_their_one_definition() -> None:
+    """Where a value cannot be imported (storage may not import models; ``Literal`` needs literals), it is
+    restated once and kept equal here."""
+    from typing import get_args
+
+    from models.policy import DECISIONS, PUBLISHABLE
+    from service.schemas import DecisionName, Priority
+    from storage.outcomes import PUBLISHED_AT_SCREENING
+    from storage.reviews import PRIORITY_RANK
+
+    assert PUBLISHED_AT_SCREENING == PUBLISHABLE
+    assert get_args(DecisionName) == DECISIONS
+    assert get_args(Priority) == tuple(PRIORITY_RANK)

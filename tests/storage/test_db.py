@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from storage import crud
+from storage import staff
 from storage.db import Database
 from storage.tables import StaffName
 
@@ -17,12 +17,12 @@ from storage.tables import StaffName
 def test_read_session_does_not_wait_for_an_open_write(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'a.db'}")
     with db.session() as s:
-        crud.replace_staff_directory(s, org="o", names=["Ann Lee"], actor="t")
+        staff.replace_staff_directory(s, org="o", names=["Ann Lee"], actor="t")
     writing, done = threading.Event(), threading.Event()
 
     def writer() -> None:
         with db.session() as s:  # BEGIN IMMEDIATE: holds the write lock until done is set
-            crud.replace_staff_directory(s, org="o", names=["Ann Lee", "Bo Chen"], actor="t")
+            staff.replace_staff_directory(s, org="o", names=["Ann Lee", "Bo Chen"], actor="t")
             writing.set()
             done.wait(10)
 
@@ -31,12 +31,12 @@ def test_read_session_does_not_wait_for_an_open_write(tmp_path: Path) -> None:
     try:
         assert writing.wait(10)
         with db.read_session() as s:  # would sit in SQLite's busy handler if it asked for the write lock
-            assert crud.staff_directory(s, org="o") == ["Ann Lee"]  # the committed snapshot
+            assert staff.staff_directory(s, org="o") == ["Ann Lee"]  # the committed snapshot
     finally:
         done.set()
         t.join()
     with db.read_session() as s:
-        assert sorted(crud.staff_directory(s, org="o")) == ["Ann Lee", "Bo Chen"]
+        assert sorted(staff.staff_directory(s, org="o")) == ["Ann Lee", "Bo Chen"]
     db.dispose()
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from models.taxonomy import CATEGORIES
-from tests.conftest import auth
+from tests.helpers import auth
 
 pytestmark = pytest.mark.slow
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "drift_tinning.json").read_text())
@@ -48,17 +48,17 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, redactor):  # type: ignore[
     train_and_register(_small_args(450), settings=settings)
     state = build_state(settings, analyzer_factory=lambda: redactor)
     with TestClient(create_app(settings, state=state)) as client:
-        from tests.conftest import _wait_ready
+        from tests.helpers import wait_ready
 
-        _wait_ready(client, timeout=120)
+        wait_ready(client, timeout=120)
         yield settings, client, state
 
 
 def _keys(state, org: str) -> tuple[str, str, str]:  # type: ignore[no-untyped-def]
-    from storage import crud
+    from storage import keys
 
     with state.require_db().session() as s:
-        return tuple(crud.create_api_key(s, org=org, role=r)[1] for r in ("poster", "moderator", "admin"))  # type: ignore[return-value]
+        return tuple(keys.create_api_key(s, org=org, role=r)[1] for r in ("poster", "moderator", "admin"))  # type: ignore[return-value]
 
 
 def _moderate(
@@ -95,7 +95,7 @@ def _flag_rate(state, texts: list[str]) -> float:  # type: ignore[no-untyped-def
 
 
 def test_drift_is_learnt_promoted_and_served_without_restart(seeded) -> None:  # type: ignore[no-untyped-def]
-    from training import registry
+    from storage import model_store as registry
     from training.retrain import RetrainOptions, retrain
 
     settings, client, state = seeded
@@ -132,7 +132,7 @@ def test_drift_is_learnt_promoted_and_served_without_restart(seeded) -> None:  #
 
 
 def test_poisoned_decisions_are_refused_by_the_gate(seeded) -> None:  # type: ignore[no-untyped-def]
-    from training import registry
+    from storage import model_store as registry
     from training.care_corpus import load_posts
     from training.retrain import RetrainOptions, retrain
 

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 def test_tiny_training_registers_champion_and_logs_everything(tiny_model) -> None:  # type: ignore[no-untyped-def]
     import mlflow
 
-    from training import registry
+    from storage import model_store as registry
 
     settings, outcome = tiny_model
     assert outcome.version == "1" and outcome.promoted
@@ -42,7 +42,7 @@ def test_tiny_training_registers_champion_and_logs_everything(tiny_model) -> Non
 
 
 def test_registered_bundle_loads_and_predicts(tiny_model) -> None:  # type: ignore[no-untyped-def]
-    from training import registry
+    from storage import model_store as registry
 
     settings, outcome = tiny_model
     bundle = registry.download_bundle(registry.get_alias(registry.CHAMPION, settings), settings)
@@ -80,7 +80,7 @@ def test_urgent_thresholds_maximise_fbeta_on_validation(tiny_model) -> None:  # 
 def test_served_onnx_path_agrees_with_pytorch_on_the_frozen_test_split(tiny_model) -> None:  # type: ignore[no-untyped-def]
     """The served path (ONNX fp32) changes no decision: same flags as the PyTorch reference on every test post."""
     from evaluation.evaluate import onnx_agreement
-    from training import registry
+    from storage import model_store as registry
     from training.data import care_examples
 
     settings, _ = tiny_model
@@ -100,7 +100,7 @@ def test_served_onnx_path_agrees_with_pytorch_on_the_frozen_test_split(tiny_mode
 def test_a_shallower_student_of_the_champion_trains_bundles_and_serves(tiny_model, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """``num_layers`` with ``init_from``: the student keeps the teacher's first layers, learns from its scores,
     and its bundle loads (PyTorch and the ONNX export agree) with only those layers."""
-    from training import registry
+    from storage import model_store as registry
     from training.run import train_and_register
     from training.trainer import TrainingArguments
 

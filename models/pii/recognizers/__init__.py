@@ -11,7 +11,7 @@ from models.pii.recognizers.date_of_birth_recognizer import DateOfBirthRecognize
 from models.pii.recognizers.email_recognizer import CareEmailRecognizer
 from models.pii.recognizers.first_name_recognizer import FirstNameRecognizer
 from models.pii.recognizers.nhs_number_recognizer import NhsNumberRecognizer
-from models.pii.recognizers.resident_name_recognizer import ResidentNameRecognizer, RoleInferer
+from models.pii.recognizers.person_name_recognizer import PersonNameRecognizer
 from models.pii.recognizers.room_number_recognizer import RoomNumberRecognizer
 from models.pii.recognizers.street_address_recognizer import StreetAddressRecognizer
 from models.pii.recognizers.uk_ni_number_recognizer import UkNiNumberRecognizer
@@ -26,7 +26,7 @@ REGISTRY: Final[dict[str, type[EntityRecognizer]]] = {
         CareEmailRecognizer,
         FirstNameRecognizer,
         NhsNumberRecognizer,
-        ResidentNameRecognizer,
+        PersonNameRecognizer,
         RoomNumberRecognizer,
         StreetAddressRecognizer,
         UkNiNumberRecognizer,
@@ -43,8 +43,7 @@ __all__ = [
     "DateOfBirthRecognizer",
     "FirstNameRecognizer",
     "NhsNumberRecognizer",
-    "ResidentNameRecognizer",
-    "RoleInferer",
+    "PersonNameRecognizer",
     "RoomNumberRecognizer",
     "StreetAddressRecognizer",
     "UkNiNumberRecognizer",

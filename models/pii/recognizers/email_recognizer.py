@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")  # offline: use the bundled suffix list
-
 from presidio_analyzer.predefined_recognizers import EmailRecognizer as _PresidioEmailRecognizer
 
 

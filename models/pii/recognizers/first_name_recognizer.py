@@ -15,7 +15,7 @@ from typing import Any, Final
 import yaml
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
-from models.pii.recognizers.resident_name_recognizer import LOWER, STOPWORDS, UPPER
+from models.pii.name_words import LOWER, STOPWORDS, UPPER
 
 NAMES_FILE: Final[Path] = Path(__file__).resolve().parent.parent / "first_names.yaml"
 
