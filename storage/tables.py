@@ -47,6 +47,12 @@ class ApiKey(Base):
     label: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Refused from this time on (None: no expiry).
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Updated at most once a minute per key (not on every request).
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: After a rotation: the key that replaced this one.
+    replaced_by: Mapped[int | None] = mapped_column(Integer)
 
 
 class StaffName(Base):
@@ -145,6 +151,10 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    #: The keyed per-organisation chain: position in the organisation's chain and HMAC over the previous MAC
+    #: and this entry (None on entries written before the chain was keyed).
+    org_seq: Mapped[int | None] = mapped_column(Integer)
+    mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditHead(Base):
@@ -245,3 +255,34 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(300))
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RateLimitBucket(Base):
+    """A key's token bucket, shared by every replica (PostgreSQL); ``updated_at`` is epoch seconds."""
+
+    __tablename__ = "rate_limit_buckets"
+    key_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class AuditOrgHead(Base):
+    """The tip of one organisation's keyed audit chain (locked while appending)."""
+
+    __tablename__ = "audit_org_heads"
+    org: Mapped[str] = mapped_column(String(100), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    last_mac: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """A signed statement of an organisation's chain head at a time: exported and kept elsewhere, it lets a
+    verifier prove that nothing up to that point was rewritten, even by someone who holds the database."""
+
+    __tablename__ = "audit_checkpoints"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org: Mapped[str] = mapped_column(String(100), index=True)
+    org_seq: Mapped[int] = mapped_column(Integer)
+    mac: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    signature: Mapped[str] = mapped_column(String(128))
