@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -28,8 +26,15 @@ class Settings(BaseSettings):
     model_alias: str = "champion"
     #: Poll the registry alias this often (seconds) so a promoted champion is served without a restart; 0 = off.
     model_poll_seconds: float = 30.0
-    #: Secret for encrypting originals and anonymous authors at rest. Never stored in the database.
+    #: Secret for encrypting originals and anonymous authors, and for keying the audit chain. Never stored in
+    #: the database; keys are derived from it with HKDF (``storage.crypto``).
     secret_key: str = ""
+    #: Secrets used before a rotation (JSON list): still decrypt and verify until ``carescreen secrets rotate``.
+    previous_secret_keys: list[str] = Field(default_factory=list)
+    #: Production mode: refuse to start without CARESCREEN_SECRET_KEY (no key file beside the database).
+    production: bool = False
+    #: How often each organisation's audit-chain head is signed (a checkpoint to export and keep elsewhere).
+    audit_checkpoint_minutes: float = 60.0
     #: Serve through ONNX Runtime when the bundle has the export (falls back to PyTorch otherwise).
     use_onnx: bool = True
     #: "fp32" (identical flags to PyTorch, the default) or "int8" (faster; changes a few flags, see README).
@@ -73,6 +78,13 @@ class Settings(BaseSettings):
     #: The console cookie's ``Secure`` flag. None (the default): Secure unless the service listens only on a
     #: loopback address (local development over plain http); ``carescreen serve`` decides from ``--host``.
     cookie_secure: bool | None = None
+    #: Logs: one JSON object per line (default) or plain text; every line carries the request id.
+    log_format: Literal["json", "text"] = "json"
+    #: Also serve Prometheus metrics without authentication on this port (None: only the admin-keyed
+    #: ``GET /metrics``). Bind it where only the scraper can reach it.
+    metrics_port: int | None = None
+    #: The address that metrics listener binds to (loopback unless the scraper is elsewhere).
+    metrics_host: str = "127.0.0.1"
     shared_datasets: Path | None = Field(default=None)
 
     def resolved_database_url(self) -> str:
@@ -94,11 +106,21 @@ class Settings(BaseSettings):
     def artifact_root(self) -> str:
         return str(self.mlflow_artifact_root)
 
-    def fernet_key(self) -> bytes:
-        """A Fernet key derived from ``secret_key``; a key file under var/ is created on first use."""
+    def secrets(self) -> list[str]:
+        """The current secret first, then the previous ones (still accepted for decryption and audit MACs
+        until ``carescreen secrets rotate`` has re-encrypted everything under the current one).
+
+        Without ``CARESCREEN_SECRET_KEY`` a key file under var/ is created on first use (local development);
+        in production that is refused: a key kept beside the database protects nothing from whoever copies it.
+        """
         secret = self.secret_key
         if not secret:
             key_file = self.var_dir / "secret.key"
+            if self.production:
+                raise RuntimeError(
+                    "production mode needs CARESCREEN_SECRET_KEY (from a secret store), not a key file "
+                    f"beside the database ({key_file})"
+                )
             self.var_dir.mkdir(parents=True, exist_ok=True)
             if not key_file.exists():
                 import secrets
@@ -106,7 +128,7 @@ class Settings(BaseSettings):
                 key_file.write_text(secrets.token_urlsafe(48))
                 key_file.chmod(0o600)
             secret = key_file.read_text().strip()
-        return base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest())
+        return [secret, *[p for p in self.previous_secret_keys if p and p != secret]]
 
 
 @lru_cache(maxsize=1)

@@ -176,7 +176,7 @@ def run_bench(
     output_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         db_url = f"sqlite:///{tmp}/bench.db"
-        key = create_key(db_url, "bench", "poster")
+        key = create_key(db_url, "bench", "poster", isolate=False)
         # isolate=False: the bench measures the serving configuration (CARESCREEN_*) it is run with.
         env = server_env(settings, db_url, isolate=False, CARESCREEN_MAX_IN_FLIGHT="256")
         with running(env, None) as server:

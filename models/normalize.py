@@ -11,12 +11,9 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Final
-
-import yaml
 
 from models.confusables import HOMOGLYPHS, INVISIBLE
+from models.language import is_english, is_non_latin
 
 _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
 # A "word" that mixes letters with leet digits/symbols, e.g. k1ll, b1tch, D0ris, @buse, $tupid.
@@ -89,6 +86,10 @@ def normalize(text: str, *, fold_leet: bool = True, conservative: bool = False) 
     chars: list[str] = []
     index: list[int] = []
     for i, ch in _visual_order(text):
+        if " " <= ch < "\x7f" or ch == "\n" or ch == "\t":  # printable ASCII: NFKC and the table keep it
+            chars.append(ch)
+            index.append(i)
+            continue
         if ch in INVISIBLE:
             continue
         cat = unicodedata.category(ch)
@@ -142,38 +143,13 @@ def has_hidden_text(text: str) -> bool:
     return bool(BIDI_OVERRIDES.intersection(text))
 
 
-#: Common English words and frequent foreign function words, which say whether the model can judge a post.
-_CUES_FILE: Final[Path] = Path(__file__).with_name("language_cues.yaml")
-
-
-def _cue_words() -> tuple[frozenset[str], frozenset[str]]:
-    """The English and the foreign cue words of ``language_cues.yaml`` (read once, at import)."""
-    data: dict[str, list[Any]] = yaml.safe_load(_CUES_FILE.read_text(encoding="utf-8"))
-    words = {key: frozenset(data[key]) for key in ("english", "foreign")}
-    if not all(isinstance(w, str) for ws in words.values() for w in ws):
-        raise ValueError(f"{_CUES_FILE.name}: a non-string word (quote it in the YAML)")
-    return words["english"], words["foreign"]
-
-
-_ENGLISH_CUES, _FOREIGN_CUES = _cue_words()
-
-
 def is_judgeable(text: str) -> bool:
     """Whether the (English-trained) model can judge this text; if not, a person must.
 
-    Posts mostly in a non-Latin script, or of five or more words with no common English word, are not
-    judgeable. Emoji-only or very short posts are judgeable (the model scores them; they carry little risk).
+    Posts mostly in a non-Latin script are not judgeable; posts of five or more words are judgeable when a
+    language identifier finds them English enough (``models.language``). Emoji-only or very short posts are
+    judgeable (the model scores them; they carry little risk).
     """
-    text = normalize(text).text  # judge what a reader sees: "s e e  y o u", "th1ck" folded first
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return True
-    latin = sum(1 for c in letters if "LATIN" in unicodedata.name(c, ""))
-    if latin / len(letters) < 0.6:
+    if is_non_latin(unicodedata.normalize("NFKC", text)):  # the script the author typed, before any folding
         return False
-    words = re.findall(r"[^\W\d_]+", text.lower())
-    if len(words) < 5:
-        return True
-    english = sum(w in _ENGLISH_CUES for w in words)
-    foreign = sum(w in _FOREIGN_CUES for w in words)
-    return english > 0 and english >= foreign
+    return is_english(normalize(text).text)  # judge what a reader sees: "s e e  y o u", "th1ck" folded first

@@ -16,9 +16,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carescreen.config import Settings, get_settings
+from service import observability
 from service.console import pages, report_routes, signin
 from service.console import routes as console
-from service.routes import admin, health, post_reports, posts, reports, reviews, screen, webhooks
+from service.docs import install_docs
+from service.routes import admin, health, keys, post_reports, posts, reports, reviews, screen, webhooks
 from service.screening import store_screened
 from service.state import AppState, build_state
 from service.webhooks import DeliveryWorker, emit_model_promoted
@@ -151,6 +153,8 @@ async def _poll_champion(state: AppState) -> None:
     interval = state.settings.model_poll_seconds
     while interval > 0:
         await asyncio.sleep(interval)
+        if state.loading:
+            continue  # the start-up load in progress picks up the current champion itself
         try:
             current = await run_in_threadpool(state.holder.current_alias_version)
             if current and current != state.holder.model_version:
@@ -159,6 +163,22 @@ async def _poll_champion(state: AppState) -> None:
                 await run_in_threadpool(emit_model_promoted, state)
         except Exception:
             log.exception("champion poll failed (keeping the current model)")
+
+
+async def _audit_checkpoints(state: AppState) -> None:
+    """Sign each organisation's audit-chain head periodically (a checkpoint to export and keep elsewhere)."""
+    from storage import audit
+
+    def sign() -> int:
+        with state.require_db().session() as s:
+            return audit.checkpoint_all(s)
+
+    while state.settings.audit_checkpoint_minutes > 0:
+        await asyncio.sleep(state.settings.audit_checkpoint_minutes * 60)
+        try:
+            await run_in_threadpool(sign)
+        except Exception as exc:  # the database may be down: try again next time
+            log.warning("audit checkpoint failed: %s", type(exc).__name__)
 
 
 async def _retry_database(state: AppState) -> None:
@@ -196,7 +216,11 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         st.batcher.start()
 
         async def load_models() -> None:
-            await run_in_threadpool(st.holder.load)
+            st.loading = True
+            try:
+                await run_in_threadpool(st.holder.load)
+            finally:
+                st.loading = False
             if st.holder.readiness.ready:
                 st.ready_at = asyncio.get_running_loop().time()
             await run_in_threadpool(emit_model_promoted, st)
@@ -206,6 +230,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
             asyncio.create_task(load_models()),
             asyncio.create_task(st.webhooks.run()),
             asyncio.create_task(_retry_database(st)),
+            asyncio.create_task(_audit_checkpoints(st)),
             asyncio.create_task(_poll_champion(st)),
         ]
         try:
@@ -214,6 +239,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
             for t in tasks:
                 t.cancel()
             await st.batcher.stop()
+            st.limiter.close()
             if st.db is not None:
                 st.db.dispose()
 
@@ -222,13 +248,17 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         version="0.1.0",
         description="Screens posts on a peer network for social-care staff before they are published.",
         lifespan=lifespan,
+        docs_url=None,  # service/docs.py serves /docs and /redoc from installed files (FastAPI's use a CDN)
+        redoc_url=None,
     )
     app.state.cs = state = state or build_state(settings)
     # Wiring: each micro-batch is stored (one transaction per caller) before any of its answers is sent.
     state.batcher.finish = partial(store_screened, state)
 
     app.add_middleware(GuardMiddleware)
+    observability.install(app, state)  # request ids, access line, metrics (outermost), GET /metrics
     _document_string_details(app)
+    install_docs(app)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -254,6 +284,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     app.include_router(posts.router)
     app.include_router(admin.router)
     app.include_router(webhooks.router)
+    app.include_router(keys.router)
     app.include_router(reviews.router)
     app.include_router(reports.router)
     app.include_router(signin.router)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -57,16 +58,24 @@ def get_session(state: StateDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def _bearer(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+#: Declares the API key in the OpenAPI schema (``components.securitySchemes.HTTPBearer``, the lock on each
+#: authenticated route). ``auto_error=False``: the 401 below, with its ``WWW-Authenticate``, stays ours.
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    description="An API key, sent as `Authorization: Bearer <key>`; its role decides which routes it may call.",
+)
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+def _bearer(credentials: HTTPAuthorizationCredentials | None) -> str:
+    token = credentials.credentials.strip() if credentials is not None else ""
+    if not token:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "missing or malformed bearer token",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return token.strip()
+    return token
 
 
 def authenticate_token(state: AppState, token: str) -> Principal:
@@ -75,6 +84,9 @@ def authenticate_token(state: AppState, token: str) -> Principal:
         with db_or_503(state).read_session() as s:
             key = keys.authenticate(s, plaintext=token)
             principal = Principal(key.id, key.org, key.role) if key else None
+            stale = key is not None and keys.needs_touch(key)
+        if principal is not None and stale:
+            _touch(state, principal.key_id)
     except HTTPException:
         raise
     except Exception as exc:
@@ -90,6 +102,15 @@ def authenticate_token(state: AppState, token: str) -> Principal:
     return _rate_limited(state, principal)
 
 
+def _touch(state: AppState, key_id: int) -> None:
+    """``last_used_at``, at most once a minute per key; never fails the request it rides on."""
+    try:
+        with db_or_503(state).session() as s:
+            keys.touch(s, key_id=key_id)
+    except Exception as exc:
+        log.warning("could not record key use: %s", type(exc).__name__)
+
+
 def _rate_limited(state: AppState, principal: Principal) -> Principal:
     allowed, retry = state.limiter.allow(principal.key_id)
     if not allowed:
@@ -101,18 +122,23 @@ def _rate_limited(state: AppState, principal: Principal) -> Principal:
     return principal
 
 
-async def get_principal(request: Request, state: StateDep) -> Principal:
+async def get_principal(credentials: BearerDep, state: StateDep) -> Principal:
     from starlette.concurrency import run_in_threadpool
 
-    return await run_in_threadpool(authenticate_token, state, _bearer(request))
+    return await run_in_threadpool(authenticate_token, state, _bearer(credentials))
 
 
-def require_roles(*roles: str):  # type: ignore[no-untyped-def]
+#: The roles each ``require_roles`` dependency admits; service/docs.py writes them into the OpenAPI description.
+ROLES_OF: dict[Callable[..., Any], tuple[str, ...]] = {}
+
+
+def require_roles(*roles: str) -> Callable[..., Any]:
     async def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if principal.role not in roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role!r} may not call this route")
         return principal
 
+    ROLES_OF[dependency] = roles
     return dependency
 
 

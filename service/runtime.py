@@ -18,6 +18,7 @@ from models.classifier import Classifier, TorchClassifier
 from models.onnx_classifier import OnnxClassifier, has_onnx
 from models.pipeline import EntityAnalyzer, ScreeningPipeline, ScreenRequest, ScreenResult
 from models.policy import default_policy
+from service import logs, observability
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,10 @@ class ModelHolder:
         try:
             if self.analyzer is None:
                 self.analyzer = self.analyzer_factory()
+            # The language identifier too (0.8 s on first use): ready means the first post pays no load.
+            from models.language import identifier
+
+            identifier()
             self.readiness.pii = True
             self.readiness.errors.pop("pii", None)
         except Exception as exc:
@@ -151,6 +156,8 @@ class _Pending:
     request: ScreenRequest
     future: asyncio.Future[Any]
     context: Any = None
+    #: The caller's request id (log lines of the batch's worker thread carry the ids of all its requests).
+    request_id: str | None = field(default_factory=logs.current_request_id)
 
 
 #: What the batch's worker thread does with the results before answering (``MicroBatcher.finish``): one
@@ -228,6 +235,7 @@ class MicroBatcher:
         return [r for part in parts for r in part]
 
     def _screen_and_finish(self, pipeline: ScreeningPipeline, batch: list[_Pending]) -> list[Any]:
+        logs.bind_request_ids([p.request_id for p in batch])  # this thread's copied context only
         results: list[Any] = pipeline.screen_many([p.request for p in batch])
         if self.finish is None:
             return results
@@ -257,6 +265,7 @@ class MicroBatcher:
                         batch.append(await asyncio.wait_for(self.queue.get(), remaining))
                     except TimeoutError:
                         break
+            observability.BATCH_SIZE.observe(len(batch))
             pipeline = self.holder.pipeline
             self.busy += 1
             try:

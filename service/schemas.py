@@ -54,7 +54,22 @@ Priority = Literal["urgent", "high", "normal"]
 
 
 class ScreenBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "text": "Doris in room 12 told me her nephew took her money again when he visited on Sunday. "
+                    "What do I do?",
+                    "post_id": "post-8841",
+                    "author_id": "staff-203",
+                    "anonymous": False,
+                    "circle": "night-shift",
+                    "kind": "post",
+                }
+            ]
+        },
+    )
 
     text: PostText = Field(description="The post as written (1-10,000 characters, at least one visible).")
     post_id: StrictStr | None = Field(default=None, max_length=200)
@@ -84,6 +99,42 @@ class ReviewRef(BaseModel):
 
 
 class ScreenResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "post_id": "post-8841",
+                    "decision": "escalate",
+                    "redacted_text": "[RESIDENT] in [ROOM] told me her nephew took her money again when he "
+                    "visited on Sunday. What do I do?",
+                    "scores": {
+                        "safeguarding": 0.97,
+                        "self_harm": 0.02,
+                        "toxicity": 0.01,
+                        "bullying": 0.01,
+                        "hate": 0.0,
+                        "threat": 0.01,
+                        "sexual": 0.0,
+                        "confidentiality": 0.08,
+                    },
+                    "flags": ["safeguarding"],
+                    "entities": [
+                        {"type": "PERSON", "start": 0, "end": 5, "score": 0.85, "role": "resident"},
+                        {"type": "ROOM", "start": 9, "end": 16, "score": 1.0, "role": "resident"},
+                    ],
+                    "review": {"id": "22da5203-90ec-41ff-abdd-246f105b8b6d", "priority": "urgent"},
+                    "author_message": "Thank you for speaking up. What you've described has gone straight to your "
+                    "organisation's safeguarding lead, who will follow it up; it hasn't been posted publicly. If "
+                    "someone is in immediate danger, call 999. You can also contact your local authority's adult "
+                    "safeguarding team.",
+                    "model_version": "care-screen/7",
+                    "policy_version": "2026-12-02.1",
+                    "degraded": [],
+                }
+            ]
+        }
+    )
+
     post_id: str
     decision: DecisionName
     redacted_text: str
@@ -99,6 +150,12 @@ class ScreenResponse(BaseModel):
 
 class BatchResponse(BaseModel):
     results: list[ScreenResponse]
+
+
+class ErrorBody(BaseModel):
+    """Every error except a body that fails validation (422 with a list) carries one sentence in ``detail``."""
+
+    detail: str = Field(examples=["missing or malformed bearer token"])
 
 
 class StaffDirectoryBody(BaseModel):

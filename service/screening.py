@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models.pipeline import ScreenRequest, ScreenResult
 from models.policy import PUBLISHABLE
+from service import observability
 from service.auth import Principal
 from service.schemas import ScreenBody, ScreenResponse
 from service.state import AppState, DatabaseUnavailable
@@ -222,6 +223,7 @@ def store_many(
                 ],
             )
             answers = [response_from_row(row, item) for row, item in stored]
+        observability.count_screenings(answers)  # committed
         if any(a.decision == "escalate" for a in answers):
             state.wake_deliveries()  # committed: the lead's alert goes out now, not at the next poll
         return answers

@@ -42,6 +42,65 @@ class RateLimiter:
             self._buckets[key_id] = (tokens - 1.0, now)
             return True, 0.0
 
+    def close(self) -> None:
+        """Release what the limiter holds (nothing, in process)."""
+
+
+class SharedRateLimiter(RateLimiter):
+    """Per-key token bucket in PostgreSQL, shared by every replica: N replicas still give a key one bucket.
+
+    Same capacity and refill as ``RateLimiter``; one atomic statement per request (``storage.rate_limits``).
+    Rate limiting must never stop screening: when the database call fails (or takes longer than
+    ``timeout_seconds``), that request is counted against this process's own bucket instead, with a warning.
+    """
+
+    #: At most one fallback warning per this many seconds (an outage must not flood the log).
+    WARN_EVERY_SECONDS = 10.0
+
+    def __init__(self, per_minute: int, database_url: str, *, timeout_seconds: float = 1.0) -> None:
+        from storage.rate_limits import limiter_engine
+
+        super().__init__(per_minute)
+        self._engine = limiter_engine(database_url, timeout_seconds=timeout_seconds)
+        self.fallbacks = 0
+        self._warned_at: float | None = None
+        self._unwarned = 0
+
+    def allow(self, key_id: int) -> tuple[bool, float]:
+        from storage.rate_limits import take_token
+
+        try:
+            with self._engine.connect() as conn:
+                return take_token(conn, key_id=key_id, capacity=self.capacity, rate=self.rate)
+        except Exception as exc:
+            self._fell_back(exc)
+            return super().allow(key_id)
+
+    def _fell_back(self, exc: Exception) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self.fallbacks += 1
+            self._unwarned += 1
+            if self._warned_at is not None and now - self._warned_at < self.WARN_EVERY_SECONDS:
+                return
+            self._warned_at, count, self._unwarned = now, self._unwarned, 0
+        log.warning(
+            "shared rate limit unavailable (%s): %d request(s) limited by this process's bucket instead",
+            type(exc).__name__,
+            count,
+        )
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def make_rate_limiter(settings: Settings) -> RateLimiter:
+    """PostgreSQL: the bucket shared by all replicas. SQLite means one process: the in-process bucket."""
+    url = settings.resolved_database_url()
+    if url.startswith("postgresql"):
+        return SharedRateLimiter(settings.rate_limit_per_minute, url)
+    return RateLimiter(settings.rate_limit_per_minute)
+
 
 @dataclass
 class AppState:
@@ -55,6 +114,8 @@ class AppState:
     in_flight: int = 0
     started_at: float = field(default_factory=time.monotonic)
     ready_at: float | None = None
+    #: The start-up model load is running (the champion poll waits for it rather than loading twice).
+    loading: bool = False
     #: The webhook delivery worker (started with the app); ``wake`` it after committing an urgent event.
     webhooks: DeliveryWorker | None = None
 
@@ -65,7 +126,7 @@ class AppState:
     def connect_db(self) -> bool:
         try:
             if self.db is None:
-                self.db = Database(self.settings.resolved_database_url())
+                self.db = Database(self.settings.resolved_database_url(), secrets=self.settings.secrets())
             self.db.ping()
             self.db_error = None
             self.holder.readiness.database = True
@@ -102,7 +163,7 @@ def build_state(
             wait_ms=settings.batch_wait_ms,
             workers=settings.batch_workers,
         ),
-        vault=Vault(settings.fernet_key()),
-        limiter=RateLimiter(settings.rate_limit_per_minute),
+        vault=Vault(settings.secrets()),
+        limiter=make_rate_limiter(settings),
     )
     return state

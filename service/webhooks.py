@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from standardwebhooks.webhooks import Webhook
 from starlette.concurrency import run_in_threadpool
 
+from service import observability
 from storage import alerts, outbox
 from storage.crypto import Vault
 from storage.tables import WebhookEndpoint, utcnow
@@ -220,7 +221,9 @@ class DeliveryWorker:
             if not alerts.has_unnotified_breach(s):
                 return 0
         with db.session() as s:
-            return alerts.emit_sla_breaches(s)
+            raised = alerts.emit_sla_breaches(s)
+        observability.SLA_BREACHES.inc(raised)  # committed
+        return raised
 
     async def _send(self, client: httpx.AsyncClient, c: outbox.Claimed) -> outbox.Attempt:
         settings = self.state.settings
@@ -242,12 +245,16 @@ class DeliveryWorker:
             response = await client.post(c.endpoint.url, content=body.encode("utf-8"), headers=headers)
             status = response.status_code
             if 200 <= status < 300:
+                observability.webhook_delivered(c.event.created_at)
                 return outbox.Attempt(c.delivery_id, True, status, None, None)
             error = f"HTTP {status}"
+            observability.webhook_failed(observability.http_status_class(status))
         except UnsafeDestination as exc:
             error = str(exc)
+            observability.webhook_failed("refused_destination")
         except httpx.HTTPError as exc:
             error = type(exc).__name__
+            observability.webhook_failed("timeout" if isinstance(exc, httpx.TimeoutException) else "network")
         retry_at = utcnow() + timedelta(
             seconds=backoff_seconds(
                 c.attempts, base=settings.webhook_retry_base_seconds, cap=settings.webhook_retry_max_seconds

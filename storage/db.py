@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.crypto import AuditKeys
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
@@ -64,15 +66,24 @@ def chunks(ids: Sequence[str], size: int = 500) -> Iterator[list[str]]:
 
 
 class Database:
-    def __init__(self, url: str, *, run_migrations: bool = True) -> None:
+    def __init__(
+        self, url: str, *, run_migrations: bool = True, secrets: Sequence[str] | None = None
+    ) -> None:
+        """``secrets`` (current first) key the audit chain; without them the settings' secrets are used."""
         self.url = url
         if run_migrations:
             migrate(url)
+        if secrets is None:
+            from carescreen.config import get_settings
+
+            secrets = get_settings().secrets()
+        self.audit_keys = AuditKeys.from_secrets(secrets)
+        info = {"audit_keys": self.audit_keys}
         self.engine = make_engine(url)
-        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False, info=info)
         self.is_sqlite = url.startswith("sqlite")
         self.read_engine = make_engine(url, read_only=True) if self.is_sqlite else self.engine
-        self.read_sessionmaker = sessionmaker(self.read_engine, expire_on_commit=False)
+        self.read_sessionmaker = sessionmaker(self.read_engine, expire_on_commit=False, info=info)
         self._write_lock = threading.Lock()
 
     @contextmanager

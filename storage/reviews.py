@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage import audit, outbox, outcomes
@@ -169,6 +169,22 @@ def _not_excluded(key_id: int) -> Any:
     return or_(ReviewItem.excluded_moderator.is_(None), ReviewItem.excluded_moderator != key_id)
 
 
+def _open_to(*, review_id: str, org: str, key_id: int, now: datetime) -> tuple[Any, ...]:
+    """The item is pending, free or leased to this moderator (or its lease lapsed), and not an appeal against
+    their own decision: who may claim it and who may decide it, in one place."""
+    return (
+        ReviewItem.id == review_id,
+        ReviewItem.org == org,
+        ReviewItem.status == "pending",
+        or_(
+            ReviewItem.claimed_by.is_(None),
+            ReviewItem.lease_expires_at < now,
+            ReviewItem.claimed_by == key_id,
+        ),
+        _not_excluded(key_id),
+    )
+
+
 def claim_review(
     session: Session, *, org: str, review_id: str, key_id: int, lease_seconds: int, actor: str
 ) -> ReviewItem:
@@ -177,15 +193,7 @@ def claim_review(
     result = session.execute(
         update(ReviewItem)
         .where(
-            ReviewItem.id == review_id,
-            ReviewItem.org == org,
-            ReviewItem.status == "pending",
-            or_(
-                ReviewItem.claimed_by.is_(None),
-                ReviewItem.lease_expires_at < now,
-                ReviewItem.claimed_by == key_id,
-            ),
-            _not_excluded(key_id),
+            *_open_to(review_id=review_id, org=org, key_id=key_id, now=now),
         )
         .values(
             claimed_by=key_id,
@@ -249,15 +257,7 @@ def decide_review(
     result = session.execute(
         update(ReviewItem)
         .where(
-            ReviewItem.id == review_id,
-            ReviewItem.org == org,
-            ReviewItem.status == "pending",
-            or_(
-                ReviewItem.claimed_by.is_(None),
-                ReviewItem.lease_expires_at < now,
-                ReviewItem.claimed_by == key_id,
-            ),
-            _not_excluded(key_id),
+            *_open_to(review_id=review_id, org=org, key_id=key_id, now=now),
         )
         .values(
             status="decided", decided_at=now, first_action_at=func.coalesce(ReviewItem.first_action_at, now)
@@ -334,6 +334,34 @@ def review_stats(session: Session, *, org: str) -> dict[str, Any]:
         "oldest_pending_seconds": (now - oldest).total_seconds() if oldest else None,
         "sla_breaches": breaches,
     }
+
+
+@dataclass(frozen=True)
+class QueueGauge:
+    """One priority's pending items across all organisations (the service's metrics; no org, no content)."""
+
+    pending: int
+    oldest_pending_seconds: float
+    overdue: int
+
+
+def queue_gauges(session: Session, *, now: datetime | None = None) -> dict[str, QueueGauge]:
+    """Pending items per priority, the oldest one's age and how many are past their SLA with no action yet:
+    one aggregate over the pending rows (``status`` is indexed), cheap enough for every metrics scrape."""
+    now = now or utcnow()
+    overdue = func.sum(
+        case((and_(ReviewItem.first_action_at.is_(None), ReviewItem.due_at < now), 1), else_=0)
+    )
+    rows = session.execute(
+        select(ReviewItem.priority, func.count(), func.min(ReviewItem.created_at), overdue)
+        .where(ReviewItem.status == "pending")
+        .group_by(ReviewItem.priority)
+    ).all()
+    out = {p: QueueGauge(0, 0.0, 0) for p in PRIORITY_RANK}
+    for priority, n, oldest, late in rows:
+        age = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
+        out[priority] = QueueGauge(int(n), age, int(late or 0))
+    return out
 
 
 def sla_breached(item: ReviewItem, now: datetime | None = None) -> bool:

@@ -14,6 +14,8 @@ from tests.helpers import POSTGRES_URL, KeywordClassifier, fresh_database, setti
 # Hundreds of app start-ups in one test process: each heap freeze is a full collection of that process's large
 # heap. tests/service/test_runtime.py turns it on where it is the subject.
 os.environ.setdefault("CARESCREEN_GC_FREEZE", "false")
+# One secret for every database a test opens (the app's settings use the same one): audit MACs agree.
+os.environ.setdefault("CARESCREEN_SECRET_KEY", "test-secret")
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +64,11 @@ def shared(request, tmp_path_factory, redactor):  # type: ignore[no-untyped-def]
                 with state.require_db().session() as s:
                     return keys.create_api_key(s, org=org, role=role)[1]
 
-            yield SimpleNamespace(client=c, make_key=make_key, state=state)
+            def make_key_row(org: str = "org-a", role: str = "poster") -> int:
+                with state.require_db().session() as s:
+                    return keys.create_api_key(s, org=org, role=role)[0].id
+
+            yield SimpleNamespace(client=c, make_key=make_key, make_key_row=make_key_row, state=state)
 
 
 @pytest.fixture

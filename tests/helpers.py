@@ -128,3 +128,21 @@ def store_screening(session, *, org: str, post_id: str, review_priority: str | N
         sla_due_minutes=kw["sla_due_minutes"],
     )
     return record_screenings(session, org=org, screenings=[new], actor=kw["actor"])[0]
+
+
+def metric_samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """A ``/metrics`` page as {(sample name, sorted labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def screen_ok(client, headers, text: str, **extra):  # type: ignore[no-untyped-def]
+    """Screen one post through the API, asserting a 200; its JSON answer."""
+    r = client.post("/v1/screen", json={"text": text, **extra}, headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()

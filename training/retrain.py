@@ -63,7 +63,7 @@ def decision_examples(settings: Settings, org: str | None = None) -> list[tuple[
     from storage import decision_labels
     from storage.db import Database
 
-    db = Database(settings.resolved_database_url())
+    db = Database(settings.resolved_database_url(), secrets=settings.secrets())
     out: list[tuple[LabelledText, datetime]] = []
     with db.session() as s:
         for dec, scr in decision_labels.decisions_for_training(s, org=org):
@@ -381,7 +381,7 @@ def _audit_promotion(settings: Settings, version: str, previous: str) -> None:
     from storage import audit
     from storage.db import Database
 
-    db = Database(settings.resolved_database_url())
+    db = Database(settings.resolved_database_url(), secrets=settings.secrets())
     with db.session() as s:
         audit.append(
             s,

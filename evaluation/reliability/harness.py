@@ -29,6 +29,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: The secret of isolated subprocess servers (and of the keys written for them).
+RELIABILITY_SECRET = "reliability-secret"
+
+
 def server_env(
     settings: Settings, database_url: str, *, isolate: bool = True, **overrides: str
 ) -> dict[str, str]:
@@ -50,17 +54,20 @@ def server_env(
         }
     )
     if isolate:
-        env.update({"CARESCREEN_SECRET_KEY": "reliability-secret", "PYTHONUNBUFFERED": "1"})
+        env.update({"CARESCREEN_SECRET_KEY": RELIABILITY_SECRET, "PYTHONUNBUFFERED": "1"})
     env.update(overrides)
     return env
 
 
-def create_key(database_url: str, org: str, role: str) -> str:
-    """An API key written straight into the database (what ``carescreen keys create`` does, without a process)."""
+def create_key(database_url: str, org: str, role: str, *, isolate: bool = True) -> str:
+    """An API key written straight into the database (what ``carescreen keys create`` does, without a process).
+
+    Its audit entry is keyed with the secret the servers of ``server_env`` use (``isolate``), or this process's
+    settings otherwise, so ``carescreen audit verify`` on that database still passes."""
     from storage import keys
     from storage.db import Database
 
-    db = Database(database_url)
+    db = Database(database_url, secrets=[RELIABILITY_SECRET] if isolate else None)
     try:
         with db.session() as s:
             _, plaintext = keys.create_api_key(s, org=org, role=role)

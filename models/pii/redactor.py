@@ -7,6 +7,7 @@ with placeholders happens in one place, ``models.pipeline.redact`` (the path ``/
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
@@ -25,6 +26,10 @@ from models.pii.recognizers import REGISTRY, PersonNameRecognizer
 from models.pii.role_inferer import RoleInferer
 
 _NAME_WORD_RE: Final[re.Pattern[str]] = re.compile(NAME_WORD)
+
+# Presidio logs each post's context words at DEBUG ("Context list is: room doris ..."). Post text must never
+# reach the logs, whatever level the root logger is at (tests/service/test_observability.py proves it).
+logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
 
 
 class TrimmedSpacyNlpEngine(SpacyNlpEngine):

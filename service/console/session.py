@@ -18,6 +18,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from service.auth import Principal
 from service.deps import db_or_503
 from service.state import AppState
+from storage.crypto import derive_key
 from storage.tables import ApiKey, EndedSession
 
 SESSION_COOKIE = "cs_console"
@@ -40,7 +41,7 @@ class ConsoleUser:
 
 def _serializer(state: AppState, salt: str) -> URLSafeTimedSerializer:
     """A key of its own (derived from the vault key), so a console cookie can never decrypt anything."""
-    key = hmac.new(state.settings.fernet_key(), b"carescreen-console-cookie", hashlib.sha256).hexdigest()
+    key = derive_key(state.settings.secrets()[0], "console-cookie").hex()
     return URLSafeTimedSerializer(key, salt=salt)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from service.deps import LeadOrAdmin, SessionDep
+from service.deps import LeadOrAdmin, SessionDep, StateDep, db_or_503
 from service.reporting import report_csv, risk_report
 from storage import audit
 
@@ -67,9 +67,27 @@ def get_risk_report(
 
 
 @router.get("/audit/verify")
-def verify_audit(principal: LeadOrAdmin, session: SessionDep) -> dict[str, object]:
-    result = audit.verify(session)
-    return {"ok": result.ok, "entries": result.entries, "problem": result.problem, "seq": result.seq}
+def verify_audit(principal: LeadOrAdmin, state: StateDep) -> dict[str, object]:
+    """This organisation's keyed chain, checked entry by entry, and its signed checkpoints (a read snapshot:
+    verifying never holds the write lock)."""
+    with db_or_503(state).read_session() as s:
+        result = audit.verify(s, org=principal.org)
+    return {
+        "ok": result.ok,
+        "entries": result.entries,
+        "keyed": result.keyed,
+        "checkpoints": result.checkpoints,
+        "problem": result.problem,
+        "seq": result.seq,
+    }
+
+
+@router.get("/audit/checkpoints")
+def audit_checkpoints(principal: LeadOrAdmin, state: StateDep) -> dict[str, object]:
+    """The signed heads of this organisation's chain, with the public key: keep a copy outside CareScreen and
+    pass it to ``carescreen audit verify --checkpoints`` to prove nothing before it was rewritten or removed."""
+    with db_or_503(state).read_session() as s:
+        return audit.export_checkpoints(s, org=principal.org)
 
 
 @router.get("/audit/export")

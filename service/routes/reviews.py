@@ -25,6 +25,7 @@ from storage import audit, reviews
 from storage.tables import utcnow
 
 router = APIRouter(prefix="/v1/reviews", tags=["reviews"])
+OWN_DECISION = "this is an appeal against your own decision; another moderator must decide it"
 
 
 def sla_state(row: reviews.ReviewRow, now: datetime) -> str:
@@ -167,10 +168,7 @@ def claim(review_id: str, principal: Moderator, session: SessionDep, state: Stat
             actor=principal.actor,
         )
     except reviews.SameModerator as exc:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            "this is an appeal against your own decision; another moderator must decide it",
-        ) from exc
+        raise HTTPException(status.HTTP_409_CONFLICT, OWN_DECISION) from exc
     except reviews.ClaimConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, "claimed by someone else or already decided") from exc
     assert item.lease_expires_at is not None
@@ -214,10 +212,7 @@ def decide(
             actor=principal.actor,
         )
     except reviews.SameModerator as exc:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            "this is an appeal against your own decision; another moderator must decide it",
-        ) from exc
+        raise HTTPException(status.HTTP_409_CONFLICT, OWN_DECISION) from exc
     except reviews.ClaimConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, "already decided, or leased by someone else") from exc
     state.wake_deliveries()

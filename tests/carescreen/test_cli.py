@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from carescreen import cli
+from carescreen import cli, commands
 
 
 @pytest.mark.parametrize(
@@ -42,7 +42,7 @@ def test_console_cookie_is_secure_outside_local_development(monkeypatch, host: s
     from carescreen.config import Settings
 
     settings = Settings()
-    monkeypatch.setattr(cli, "get_settings", lambda: settings)
+    monkeypatch.setattr(commands, "get_settings", lambda: settings)
     monkeypatch.setattr(service.app, "create_app", lambda s: s)
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
     assert cli.main(["serve", "--host", host, "--no-bootstrap"]) == 0

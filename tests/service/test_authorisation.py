@@ -82,6 +82,11 @@ ROUTES: dict[str, tuple[str, str, object, set[str], bool]] = {
     "risk-report": ("GET", "/v1/reports/risk", None, LEAD_ADMIN, False),
     "audit-verify": ("GET", "/v1/audit/verify", None, LEAD_ADMIN, False),
     "audit-export": ("GET", "/v1/audit/export", None, LEAD_ADMIN, False),
+    "audit-checkpoints": ("GET", "/v1/audit/checkpoints", None, LEAD_ADMIN, False),
+    "keys-list": ("GET", "/v1/admin/keys", None, {"admin"}, False),
+    "keys-create": ("POST", "/v1/admin/keys", {"role": "poster", "label": "test"}, {"admin"}, False),
+    "key-revoke": ("DELETE", "/v1/admin/keys/{kid}", None, {"admin"}, True),
+    "key-rotate": ("POST", "/v1/admin/keys/{kid}/rotate", {"grace_hours": 1}, {"admin"}, True),
 }
 AUTHOR = "author-of-org-a-7731"
 
@@ -95,7 +100,8 @@ def test_every_v1_route_is_in_the_table(shared) -> None:  # type: ignore[no-unty
             p.replace("{review_id}", "{rid}")
             .replace("{post_id}", "{pid}")
             .replace("{webhook_id}", "{wid}")
-            .replace("{delivery_id}", "{did}"),
+            .replace("{delivery_id}", "{did}")
+            .replace("{key_id}", "{kid}"),
         )
         for p, ops in paths.items()
         if p.startswith("/v1/")
@@ -116,8 +122,11 @@ def test_route_role_org(shared, route: str, role: str, org: str) -> None:  # typ
     )
     rid = seeded.json()["review"]["id"]
     wid, did = _seed_webhook(shared.state) if "{wid}" in path else ("", 0)
+    kid = shared.make_key_row("org-a", "poster") if "{kid}" in path else 0
     caller = auth(make_key("org-a" if org == "own" else "org-b", role))
-    r = c.request(method, path.format(rid=rid, pid=marker, wid=wid, did=did), json=body, headers=caller)
+    r = c.request(
+        method, path.format(rid=rid, pid=marker, wid=wid, did=did, kid=kid), json=body, headers=caller
+    )
 
     if role not in allowed:
         expected = 403

@@ -19,6 +19,7 @@ def test_screen_reports_registry_version_and_hot_swaps_champion(tiny_model, reda
     from service.state import build_state
     from storage import keys
     from storage import model_store as registry
+    from training.mlflow_model import log_bundle
 
     base, outcome = tiny_model
     settings = base.model_copy(update={"model_poll_seconds": 0.5})
@@ -44,7 +45,7 @@ def test_screen_reports_registry_version_and_hot_swaps_champion(tiny_model, reda
         import numpy as np
 
         registry.configure(settings)
-        new_version = registry.log_bundle(
+        new_version = log_bundle(
             outcome.bundle_dir, registered_name=settings.registered_model_name, example_probs=np.zeros((1, 8))
         )
         failures: list[int] = []

@@ -273,7 +273,7 @@ def test_lease_blocks_others_until_it_expires(db: Database) -> None:
 
 
 def test_purge_before_keeps_redacted_text_labels_and_audit(db: Database) -> None:
-    vault = Vault(b"k" * 43 + b"=")
+    vault = Vault(["a test secret"])
     old = record(
         db,
         "old",
@@ -366,3 +366,7 @@ def test_constants_restated_for_typing_or_layering_agree_with_their_one_definiti
     assert PUBLISHED_AT_SCREENING == PUBLISHABLE
     assert get_args(DecisionName) == DECISIONS
     assert get_args(Priority) == tuple(PRIORITY_RANK)
+    from service.routes.webhooks import EventType
+    from storage.outbox import EVENT_TYPES
+
+    assert get_args(EventType) == EVENT_TYPES
