@@ -7,6 +7,7 @@ Every stage that fails is recorded in ``degraded`` and the policy then fails clo
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -63,6 +64,22 @@ class ScreenResult:
     degraded: list[str] = field(default_factory=list)
     #: For each flag, the span of ``redacted_text`` (the sentence or window) whose score raised it.
     evidence: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: Milliseconds per stage for the micro-batch this post was screened in (``Server-Timing``): "pii"
+    #: (normalise, recognise, redact), "normalise" (the classifier's input), "classifier", "policy".
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Clock:
+    """Stage laps in milliseconds (what ``Server-Timing`` reports)."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.laps[stage] = round((now - self._last) * 1000, 2)
+        self._last = now
 
 
 def apply_redactions(text: str, findings: Sequence[Finding]) -> str:
@@ -99,6 +116,7 @@ class ScreeningPipeline:
         found: list[tuple[list[Finding], list[Finding]]] = []
         redacted_texts: list[str] = []
         model_inputs: list[Normalized] = []
+        clock = _Clock()
         try:
             spans = self._find_many(requests)
         except Exception:  # normalisation itself failed: every post in the batch is held
@@ -116,9 +134,12 @@ class ScreeningPipeline:
                 redacted = apply_redactions(req.text, redact)
             found.append((redact, kept))
             redacted_texts.append(redacted)
+        clock.lap("pii")
+        for i, req in enumerate(requests):
             # The classifier reads the redacted text: names are not evidence of risk. If redaction failed we
             # still classify the original, so a disclosure can still escalate; it is never published.
-            model_inputs.append(normalize(redacted if "pii" not in degraded[i] else req.text))
+            model_inputs.append(normalize(redacted_texts[i] if "pii" not in degraded[i] else req.text))
+        clock.lap("normalise")
 
         evidence: list[dict[str, tuple[int, int]]] = [{} for _ in requests]
         whole = np.zeros((len(requests), len(CATEGORIES)))
@@ -138,6 +159,7 @@ class ScreeningPipeline:
             probs = np.zeros((len(requests), len(CATEGORIES)))
             for d in degraded:
                 d.append("classifier")
+        clock.lap("classifier")
 
         results: list[ScreenResult] = []
         thresholds = self.classifier.thresholds
@@ -182,8 +204,10 @@ class ScreeningPipeline:
                     judgeable=judgeable,
                     degraded=degraded[i],
                     evidence=shown,
+                    timings=clock.laps,
                 )
             )
+        clock.lap("policy")  # the laps dict is shared by every result of the batch
         return results
 
     def screen(self, request: ScreenRequest) -> ScreenResult:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -194,6 +195,7 @@ def store_many(
         )
         for body, post_id, result in posts
     ]
+    started = time.perf_counter()
     try:
         with state.require_db().write_session() as s:
             sla = {
@@ -223,6 +225,9 @@ def store_many(
                 ],
             )
             answers = [response_from_row(row, item) for row, item in stored]
+        store_ms = round((time.perf_counter() - started) * 1000, 2)
+        for answer, (_, _, result) in zip(answers, posts, strict=True):
+            answer._timings = {**answer._timings, **result.timings, "store": store_ms}
         observability.count_screenings(answers)  # committed
         if any(a.decision == "escalate" for a in answers):
             state.wake_deliveries()  # committed: the lead's alert goes out now, not at the next poll
@@ -248,8 +253,11 @@ async def screen_one(state: AppState, principal: Principal, body: ScreenBody) ->
 
     validate_text(body, state.settings.max_text_chars)
     post_id = body.post_id or str(uuid.uuid4())
+    started = time.perf_counter()
     existing, context = await run_in_threadpool(lookup, state, principal, post_id, body.text)
+    lookup_ms = {"lookup": round((time.perf_counter() - started) * 1000, 2)}
     if existing is not None:
+        existing._timings = lookup_ms
         return existing
     if state.holder.pipeline is None:
         raise HTTPException(
@@ -262,6 +270,7 @@ async def screen_one(state: AppState, principal: Principal, body: ScreenBody) ->
         context.request(body),
         context=(principal, body, post_id),
     )
+    response._timings = {**lookup_ms, **response._timings}
     return response
 
 

@@ -101,7 +101,7 @@ def create_key(body: KeyBody, principal: Admin, session: SessionDep) -> KeyCreat
 )
 def revoke_key(key_id: int, principal: Admin, session: SessionDep) -> Response:
     """Refused by every replica from the next request on."""
-    if not 0 < key_id < 2**62 or not keys.revoke_api_key(
+    if not 0 < key_id < 2**31 or not keys.revoke_api_key(
         session, org=principal.org, key_id=key_id, actor=principal.actor
     ):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such active key")
@@ -124,7 +124,7 @@ def rotate_key(key_id: int, body: RotateBody, principal: Admin, session: Session
             grace=timedelta(hours=body.grace_hours),
             actor=principal.actor,
         )
-        if 0 < key_id < 2**62
+        if 0 < key_id < 2**31
         else None
     )
     if made is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from service.deps import Poster, StateDep
 from service.schemas import BatchBody, BatchResponse, ScreenBody, ScreenResponse
@@ -22,9 +22,15 @@ ERRORS = {
 
 
 @router.post("/screen", response_model=ScreenResponse, responses=ERRORS)  # type: ignore[arg-type]
-async def screen(body: ScreenBody, principal: Poster, state: StateDep) -> ScreenResponse:
-    """Screen one post. Only ``redacted_text`` of an ``allow``/``allow_redacted`` answer may be published."""
-    return await screen_one(state, principal, body)
+async def screen(body: ScreenBody, principal: Poster, state: StateDep, response: Response) -> ScreenResponse:
+    """Screen one post. Only ``redacted_text`` of an ``allow``/``allow_redacted`` answer may be published.
+
+    ``Server-Timing`` says where the answer spent its time: lookup (idempotency and staff directory), pii,
+    normalise, classifier and policy (for the micro-batch the post was screened in), and store."""
+    answer = await screen_one(state, principal, body)
+    if timing := answer.server_timing():
+        response.headers["Server-Timing"] = timing
+    return answer
 
 
 @router.post("/screen/batch", response_model=BatchResponse, responses=ERRORS)  # type: ignore[arg-type]

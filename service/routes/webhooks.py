@@ -234,7 +234,7 @@ def redeliver(
     """Send a dead-lettered (or already delivered) event again, with the same ``webhook-id``."""
     if outbox.get_endpoint(session, org=principal.org, endpoint_id=webhook_id) is None:
         raise _missing()
-    if not 0 < delivery_id < 2**62:
+    if not 0 < delivery_id < 2**31:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such delivery")
     if (
         outbox.get_delivery(session, org=principal.org, endpoint_id=webhook_id, delivery_id=delivery_id)

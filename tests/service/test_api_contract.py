@@ -311,3 +311,18 @@ def test_confidentiality_rule_is_configurable_per_organisation(client, make_key)
         body = client.post("/v1/screen", json={"text": access}, headers=key).json()
         assert body["decision"] == "hold" and "2580" not in body["redacted_text"]
     assert client.put("/v1/admin/confidentiality", json={"x": 1}, headers=admin_b).status_code == 422
+
+
+def test_server_timing_says_where_the_answer_spent_its_time(client, poster):  # type: ignore[no-untyped-def]
+    """Issue 22 §4: each stage's milliseconds in ``Server-Timing`` (a first screening: every stage; the
+    idempotent repeat: only the look-up that answered it)."""
+    import re
+
+    r = client.post("/v1/screen", json={"text": "you useless cow", "post_id": "st-1"}, headers=poster)
+    timing = r.headers["server-timing"]
+    stages = dict(re.findall(r"(\w+);dur=([\d.]+)", timing))
+    assert list(stages) == ["lookup", "pii", "normalise", "classifier", "policy", "store"], timing
+    assert all(float(v) >= 0 for v in stages.values())
+    assert "_timings" not in r.text  # a header, never part of the body
+    again = client.post("/v1/screen", json={"text": "you useless cow", "post_id": "st-1"}, headers=poster)
+    assert list(dict(re.findall(r"(\w+);dur=([\d.]+)", again.headers["server-timing"]))) == ["lookup"]
