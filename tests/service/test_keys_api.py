@@ -66,7 +66,9 @@ def test_bad_key_requests(client, make_key) -> None:  # type: ignore[no-untyped-
     for body in ({"role": "superuser"}, {"role": "poster", "expires_in_days": 0}, {"role": "poster", "x": 1}):
         assert client.post("/v1/admin/keys", json=body, headers=admin).status_code == 422
     assert client.delete("/v1/admin/keys/0", headers=admin).status_code == 404
-    assert client.delete(f"/v1/admin/keys/{2**40}", headers=admin).status_code == 404  # beyond PostgreSQL's int
+    assert (
+        client.delete(f"/v1/admin/keys/{2**40}", headers=admin).status_code == 404
+    )  # beyond PostgreSQL's int
     assert client.post(f"/v1/admin/keys/{2**40}/rotate", json={}, headers=admin).status_code == 404
     assert client.delete("/v1/admin/keys/99999999999999999999", headers=admin).status_code in (404, 422)
     assert client.post("/v1/admin/keys/5/rotate", json={"grace_hours": -1}, headers=admin).status_code == 422
