@@ -45,6 +45,11 @@ def test_console_cookie_is_secure_outside_local_development(monkeypatch, host: s
     monkeypatch.setattr(commands, "get_settings", lambda: settings)
     monkeypatch.setattr(service.app, "create_app", lambda s: s)
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
+    import service.logs
+
+    # serve's logging set-up replaces the root handlers: not in a shared test process (tests/service/test_logs.py
+    # checks it on its own).
+    monkeypatch.setattr(service.logs, "configure_logging", lambda *a, **k: None)
     assert cli.main(["serve", "--host", host, "--no-bootstrap"]) == 0
     assert settings.cookie_secure is secure
 

@@ -78,7 +78,6 @@ def test_two_replicas_eight_moderators_every_item_decided_once(tiny_model, datab
         CARESCREEN_VAR_DIR=str(settings.var_dir),
         CARESCREEN_MLFLOW_TRACKING_URI=settings.mlflow_tracking_uri,
         CARESCREEN_MLFLOW_ARTIFACT_ROOT=str(settings.mlflow_artifact_root),
-        CARESCREEN_SECRET_KEY="q",
         CARESCREEN_RATE_LIMIT_PER_MINUTE="1000000",
         CARESCREEN_MODEL_POLL_SECONDS="0",
     )
