@@ -46,6 +46,14 @@ class Settings(BaseSettings):
     batch_wait_ms: float = 3.0
     #: Batches screened concurrently (pipelining PII on one core with the classifier on the other).
     batch_workers: int = 2
+    #: Serving processes on the one port (``carescreen serve --workers``). 1: the server is this process.
+    #: More: a supervisor loads the PII engine, forks that many workers sharing its listening socket (and,
+    #: copy-on-write, its memory), and restarts any that dies. Each worker has its own classifier session,
+    #: micro-batcher, database pool and delivery worker (``service/workers.py``; DEVELOPMENT.md has figures).
+    workers: int = Field(default=1, ge=1, le=64)
+    #: Tag practice themes (culture evidence). False screens without them: what the bench compares, to show the
+    #: tagger's cost on the served path.
+    themes: bool = True
     #: ONNX Runtime threads per forward pass (1: each concurrent batch keeps to its own core).
     onnx_threads: int = 1
     #: Once the models are loaded, move the heap out of the cyclic garbage collector's reach (``gc.freeze``).

@@ -31,6 +31,7 @@ from models.metrics import percentile
 from training.care_corpus import load_posts
 
 LENGTHS = (20, 100, 500)
+_SERVER_TIMING = re.compile(r"([a-z_]+);dur=([0-9.]+)")
 
 
 def posts_of_length(words: int, n: int, seed: int = 5) -> list[str]:
@@ -52,9 +53,16 @@ def posts(n: int, seed: int = 7) -> list[str]:
 
 
 async def _request(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, key: str, path: str, body: bytes
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    host: str,
+    key: str,
+    path: str,
+    body: bytes,
+    stages: dict[str, list[float]] | None = None,
 ) -> tuple[int, bytes]:
-    """One HTTP/1.1 request on a kept-alive connection; returns (status, body)."""
+    """One HTTP/1.1 request on a kept-alive connection; returns (status, body). With ``stages``, each stage's
+    milliseconds from the ``Server-Timing`` header are appended to it: the profile of where the time went."""
     writer.write(
         b"POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"
         b"Content-Length: %d\r\n\r\n%s" % (path.encode(), host.encode(), key.encode(), len(body), body)
@@ -62,13 +70,17 @@ async def _request(
     await writer.drain()
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
+    if stages is not None:
+        timing = re.search(rb"(?i)\r\nserver-timing:\s*([^\r]*)", head)
+        for name, dur in _SERVER_TIMING.findall(timing.group(1).decode() if timing else ""):
+            stages.setdefault(name, []).append(float(dur))
     m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
     if m is None:
         raise RuntimeError("response without Content-Length")
     return status, await reader.readexactly(int(m.group(1)))
 
 
-def drive(base: str, key: str, texts: list[str], concurrency: int) -> dict[str, float | None]:
+def drive(base: str, key: str, texts: list[str], concurrency: int) -> dict[str, Any]:
     """Run in a separate process (see ``run_bench``): latency per request and throughput.
 
     A lean load generator (asyncio, raw HTTP/1.1 keep-alive, like ``wrk``): on a 2-core machine the client
@@ -78,12 +90,13 @@ def drive(base: str, key: str, texts: list[str], concurrency: int) -> dict[str, 
     return asyncio.run(_drive(base, key, texts, concurrency))
 
 
-async def _drive(base: str, key: str, texts: list[str], concurrency: int) -> dict[str, float | None]:
+async def _drive(base: str, key: str, texts: list[str], concurrency: int) -> dict[str, Any]:
     host, _, port = base.removeprefix("http://").partition(":")
     conns = [await asyncio.open_connection(host, int(port)) for _ in range(concurrency)]
     for text in texts[:10]:  # warm-up
         await _request(*conns[0], host, key, "/v1/screen", _screen_body(text))
     latencies: list[float] = []
+    stages: dict[str, list[float]] = {}
     errors = 0
     todo = list(reversed(texts))
 
@@ -92,7 +105,7 @@ async def _drive(base: str, key: str, texts: list[str], concurrency: int) -> dic
         while todo:
             body = _screen_body(todo.pop())
             t = time.perf_counter()
-            status, _ = await _request(reader, writer, host, key, "/v1/screen", body)
+            status, _ = await _request(reader, writer, host, key, "/v1/screen", body, stages)
             latencies.append((time.perf_counter() - t) * 1000)
             if status != 200:
                 errors += 1
@@ -112,6 +125,8 @@ async def _drive(base: str, key: str, texts: list[str], concurrency: int) -> dic
         "p90_ms": percentile(latencies, 0.9),
         "p99_ms": percentile(latencies, 0.99),
         "posts_per_s": len(texts) / wall,
+        # Mean milliseconds per stage as the service reported them (Server-Timing): where the time goes.
+        "stages_ms": {name: sum(v) / len(v) for name, v in sorted(stages.items())},
     }
 
 
@@ -154,10 +169,48 @@ def _in_subprocess(call: str, *args: str) -> dict[str, Any]:
     return result
 
 
-def _peak_rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    m = re.search(r"VmHWM:\s+(\d+) kB", status)
-    return int(m.group(1)) / 1024 if m else float("nan")
+def _status_mb(pid: int, field: str) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    m = re.search(rf"{field}:\s+(\d+) kB", status)
+    return int(m.group(1)) / 1024 if m else 0.0
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (the serving processes of ``carescreen serve --workers N``)."""
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        for children in Path(f"/proc/{p}/task").glob("*/children"):
+            try:
+                todo.extend(int(c) for c in children.read_text().split())
+            except OSError:  # the thread ended while we looked
+                continue
+    return pids
+
+
+def serving_memory(pid: int) -> dict[str, Any]:
+    """Resident memory of every serving process: the sum of peak RSS (an upper bound: pages shared by the
+    workers after fork are counted once per process) and the sum of proportional set sizes (shared pages split
+    between the processes that share them: what the processes really cost together), both in MB."""
+    pids = process_tree(pid)
+    pss = 0.0
+    for p in pids:
+        try:
+            rollup = Path(f"/proc/{p}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        m = re.search(r"^Pss:\s+(\d+) kB", rollup, re.M)
+        pss += int(m.group(1)) / 1024 if m else 0.0
+    return {
+        "processes": len(pids),
+        "peak_rss_mb": sum(_status_mb(p, "VmHWM") for p in pids),
+        "rss_mb": sum(_status_mb(p, "VmRSS") for p in pids),
+        "pss_mb": pss,
+    }
 
 
 def run_bench(
@@ -193,6 +246,8 @@ def run_bench(
                     "onnx_threads": settings.onnx_threads,
                     "batch_max_size": settings.batch_max_size,
                     "batch_workers": settings.batch_workers,
+                    "workers": settings.workers,
+                    "themes": settings.themes,
                 },
             }
             drive_call = "drive(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4]))"
@@ -209,12 +264,15 @@ def run_bench(
                 str(words): _in_subprocess(drive_call, base, key, json.dumps(posts_of_length(words, 40)), "1")
                 for words in LENGTHS
             }
-            results["peak_rss_mb"] = _peak_rss_mb(server.proc.pid)
+            memory = serving_memory(server.proc.pid)
+            results["memory"] = memory
+            results["peak_rss_mb"] = memory["peak_rss_mb"]
     results["naive"] = naive_stack(posts(min(requests, 200), seed=3), settings)
     results["throughput_ratio_c16_vs_naive"] = results["c16"]["posts_per_s"] / results["naive"]["posts_per_s"]
     results["throughput_ratio_batch_vs_naive"] = (
         results["batch"]["posts_per_s"] / results["naive"]["posts_per_s"]
     )
+    results["targets"] = targets(results)
     results["gpu"] = gpu_report(posts(2048, seed=13), settings)
     results["machine"] = {"cpus": os.cpu_count(), "cpu": cpu_summary(), "python": sys.version.split()[0]}
     md = render_markdown(results)
@@ -224,6 +282,39 @@ def run_bench(
     if update_readme:
         rewrite_readme(md)
     return results
+
+
+#: Issue 22's targets: (name, measured value from the results, comparison, bound, unit). Ratios are to the naive
+#: stack measured in the same run, so they hold on a machine whose speed moves 2x from one day to the next.
+def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every target as measured value, bound, status and (when missed) by how much."""
+    n, c1, c16, b = r["naive"], r["c1"], r["c16"], r["batch"]
+    rows = [
+        ("concurrency 1 p50 vs naive p50", c1["p50_ms"] / n["p50_ms"], "<=", 0.5, "x"),
+        ("concurrency 1 p99 vs naive p99", c1["p99_ms"] / n["p99_ms"], "<=", 1.0, "x"),
+        ("concurrency 16 throughput vs naive", c16["posts_per_s"] / n["posts_per_s"], ">=", 3.0, "x"),
+        ("concurrency 16 p99 vs concurrency 1 p50", c16["p99_ms"] / c1["p50_ms"], "<=", 8.0, "x"),
+        ("/v1/screen/batch throughput vs naive", b["posts_per_s"] / n["posts_per_s"], ">=", 5.0, "x"),
+        ("total RSS of serving processes", r["memory"]["peak_rss_mb"], "<=", 1536.0, "MB"),
+        ("start to /readyz", r["start_to_ready_s"], "<=", 15.0, "s"),
+    ]
+    out = []
+    for name, value, op, bound, unit in rows:
+        met = value <= bound if op == "<=" else value >= bound
+        # How far off: the factor by which the measured value must still improve to meet the bound.
+        miss = None if met else (value / bound if op == "<=" else bound / value)
+        out.append(
+            {
+                "target": name,
+                "value": value,
+                "op": op,
+                "bound": bound,
+                "unit": unit,
+                "met": met,
+                "miss_x": miss,
+            }
+        )
+    return out
 
 
 def cpu_summary(cpuinfo: str | None = None) -> str:

@@ -18,9 +18,11 @@ def render_markdown(r: dict[str, Any]) -> str:
         [
             f"Measured by `carescreen bench` on {r.get('machine', {}).get('cpus', '?')} CPU cores "
             f"({r.get('machine', {}).get('cpu', 'unknown CPU')}; "
-            f"{c1['requests']} posts per run, real care-corpus posts, SQLite, one service process serving "
+            f"{c1['requests']} posts per run, real care-corpus posts, SQLite, "
+            f"{_processes(r.get('serving', {}).get('workers', 1))} serving "
             f"`{r.get('model_version')}`, ONNX {r.get('serving', {}).get('onnx_variant')} with "
-            f"{r.get('serving', {}).get('onnx_threads')} intra-op thread(s)).",
+            f"{r.get('serving', {}).get('onnx_threads')} intra-op thread(s), "
+            f"{'with' if r.get('serving', {}).get('themes', True) else 'without'} practice themes).",
             "",
             "| path | p50 ms | p90 ms | p99 ms | posts/s | errors |",
             "|---|---|---|---|---|---|",
@@ -35,10 +37,52 @@ def render_markdown(r: dict[str, Any]) -> str:
             f"- Throughput vs the naive stack: **{r['throughput_ratio_c16_vs_naive']:.1f}x** at concurrency 16, "
             f"**{r['throughput_ratio_batch_vs_naive']:.1f}x** through `/v1/screen/batch`",
             _gpu_line(r.get("gpu", {})),
-            f"- Peak RSS of the serving process: {r['peak_rss_mb']:.0f} MB; start to `/readyz`: {r['start_to_ready_s']:.1f} s",
+            _memory_line(r),
             *_length_line(r.get("by_length", {}), c1),
+            *_profile_lines(c1, c16),
+            *_target_lines(r.get("targets", [])),
         ]
     )
+
+
+def _processes(workers: int) -> str:
+    return "one service process" if workers == 1 else f"{workers} serving processes on one port"
+
+
+def _memory_line(r: dict[str, Any]) -> str:
+    m = r.get("memory") or {"processes": 1, "peak_rss_mb": r["peak_rss_mb"]}
+    pss = f", {m['pss_mb']:.0f} MB proportional (shared pages split)" if m.get("pss_mb") else ""
+    return (
+        f"- Memory of the serving processes ({m['processes']}): peak RSS summed {m['peak_rss_mb']:.0f} MB{pss}; "
+        f"start to `/readyz`: {r['start_to_ready_s']:.1f} s"
+    )
+
+
+def _profile_lines(c1: dict[str, Any], c16: dict[str, Any]) -> list[str]:
+    """Where the time goes: mean milliseconds per stage from the service's own ``Server-Timing`` headers."""
+    if not c1.get("stages_ms"):
+        return []
+    return [
+        f"- Where the time goes (mean ms per stage, Server-Timing), concurrency {c['concurrency']}: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in c["stages_ms"].items())
+        + f"; end to end p50 {c['p50_ms']:.1f}"
+        for c in (c1, c16)
+        if c.get("stages_ms")
+    ]
+
+
+def _target_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Issue 22's targets, each as measured, bound and status (a miss says by what factor)."""
+    if not rows:
+        return []
+    out = ["", "| target | measured | bound | status |", "|---|---|---|---|"]
+    for t in rows:
+        unit = t["unit"]
+        status = "met" if t["met"] else f"**missed** ({t['miss_x']:.2f}x off)"
+        out.append(
+            f"| {t['target']} | {t['value']:.2f} {unit} | {t['op']} {t['bound']:g} {unit} | {status} |"
+        )
+    return out
 
 
 def _length_line(by_length: dict[str, Any], c1: dict[str, Any]) -> list[str]:

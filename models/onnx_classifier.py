@@ -8,6 +8,7 @@ exactly by ``carescreen evaluate``). ``CARESCREEN_ONNX_VARIANT`` picks one.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -65,13 +66,12 @@ class OnnxClassifier:
         variant: str = "fp32",
     ) -> None:
         import onnxruntime as ort
-        from transformers import AutoTokenizer
 
         self.directory = directory
         self.config = BundleConfig.load(directory)
         self.version = version or self.config.version
         self.thresholds = dict(self.config.thresholds)
-        self.tokenizer = AutoTokenizer.from_pretrained(directory / "encoder")
+        self.tokenizer = BundleTokenizer(directory / "encoder", max_length=self.config.max_length)
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
@@ -99,6 +99,53 @@ class OnnxClassifier:
             )[0],
             to_probs=sigmoid,
         )
+
+
+class BundleTokenizer:
+    """The bundle's fast tokenizer (``encoder/tokenizer.json``) through the ``tokenizers`` library alone.
+
+    The same ids and masks as ``transformers.AutoTokenizer`` called with ``truncation=True, max_length=...``
+    (tested on varied texts), without importing Transformers and PyTorch into the serving process. Padding is
+    ``probabilities``' job (per group), so the file's own padding setting (pad everything to 128) is turned off
+    and its truncation replaced by the bundle's ``max_length``. Set once here, never per call: the batch
+    workers encode from two threads at once.
+    """
+
+    def __init__(self, directory: Path, *, max_length: int) -> None:
+        from tokenizers import Tokenizer
+
+        self.max_length = max_length
+        self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_length=max_length, stride=0, strategy="longest_first")
+        pad_token = _pad_token(directory)
+        pad_id = self._tokenizer.token_to_id(pad_token) if pad_token else None
+        self.pad_token_id = int(pad_id or 0)
+
+    def __call__(
+        self, texts: Sequence[str], *, truncation: bool = True, max_length: int | None = None
+    ) -> Any:
+        """``{"input_ids": [[...], ...]}``: what ``probabilities`` reads of a Transformers tokenizer's answer."""
+        if not truncation or (max_length is not None and max_length != self.max_length):
+            raise ValueError(f"this tokenizer truncates to the bundle's max_length ({self.max_length})")
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=True)
+        return {
+            "input_ids": [e.ids for e in encodings],
+            "attention_mask": [e.attention_mask for e in encodings],
+        }
+
+
+def _pad_token(directory: Path) -> str | None:
+    """The pad token named by ``tokenizer_config.json`` (or ``special_tokens_map.json``), as Transformers reads it."""
+    for name in ("tokenizer_config.json", "special_tokens_map.json"):
+        path = directory / name
+        if path.exists():
+            token = json.loads(path.read_text()).get("pad_token")
+            if isinstance(token, dict):
+                token = token.get("content")
+            if isinstance(token, str):
+                return token
+    return None
 
 
 def _groups(lengths: Sequence[int], max_size: int, waste: float = 0.25) -> list[list[int]]:

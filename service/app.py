@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -17,13 +18,25 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carescreen.config import Settings, get_settings
 from service import observability
-from service.console import pages, report_routes, signin
+from service.console import culture_routes, pages, report_routes, signin
 from service.console import routes as console
 from service.docs import install_docs
-from service.routes import admin, health, keys, post_reports, posts, reports, reviews, screen, webhooks
+from service.routes import (
+    admin,
+    culture,
+    health,
+    keys,
+    post_reports,
+    posts,
+    reports,
+    reviews,
+    screen,
+    webhooks,
+)
 from service.screening import store_screened
 from service.state import AppState, build_state
 from service.webhooks import DeliveryWorker, emit_model_promoted
+from service.workers import WORKER_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +68,8 @@ def _json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
+_WORKER_HEADER = WORKER_HEADER.lower().encode()
+
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -67,7 +82,8 @@ SECURITY_HEADERS = {
 
 class GuardMiddleware:
     """Pure ASGI guard in front of everything: body size and JSON depth limits, the in-flight bound on
-    screening (shed with 503 + Retry-After instead of queuing without bound), and security headers."""
+    screening (shed with 503 + Retry-After instead of queuing without bound), security headers, and the
+    answering process's pid (``X-CareScreen-Worker``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -82,7 +98,9 @@ class GuardMiddleware:
 
         async def reply(status: int, detail: str, extra: dict[str, str] | None = None) -> None:
             resp = JSONResponse(
-                {"detail": detail}, status_code=status, headers={**SECURITY_HEADERS, **(extra or {})}
+                {"detail": detail},
+                status_code=status,
+                headers={**SECURITY_HEADERS, WORKER_HEADER: str(os.getpid()), **(extra or {})},
             )
             await resp(scope, receive, send)
 
@@ -138,6 +156,7 @@ class GuardMiddleware:
                 for k, v in SECURITY_HEADERS.items():
                     if k.lower().encode() not in present:
                         raw.append((k.lower().encode(), v.encode()))
+                raw.append((_WORKER_HEADER, str(os.getpid()).encode()))
                 message["headers"] = raw
             await send(message)
 
@@ -166,8 +185,14 @@ async def _poll_champion(state: AppState) -> None:
 
 
 async def _audit_checkpoints(state: AppState) -> None:
-    """Sign each organisation's audit-chain head periodically (a checkpoint to export and keep elsewhere)."""
+    """Sign each organisation's audit-chain head periodically (a checkpoint to export and keep elsewhere).
+
+    With several worker processes only the first signs (its index survives restarts): the others would sign
+    the same heads at the same moment, and two PostgreSQL transactions could both insert one."""
     from storage import audit
+
+    if state.worker not in (None, 0):
+        return
 
     def sign() -> int:
         with state.require_db().session() as s:
@@ -287,8 +312,10 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     app.include_router(keys.router)
     app.include_router(reviews.router)
     app.include_router(reports.router)
+    app.include_router(culture.router)
     app.include_router(signin.router)
     app.include_router(console.router)
     app.include_router(report_routes.router)
+    app.include_router(culture_routes.router)
     app.mount("/console/static", pages.static_files(), name="console-static")
     return app

@@ -10,9 +10,9 @@
   stored, micro-batch formed, webhook delivered or failed, SLA breach raised). Queue depth, oldest pending
   age, overdue items, the in-flight count and the served model are read at scrape time (``ServiceCollector``).
 
-One process, one registry: the service runs one uvicorn worker per container (``carescreen serve``), so each
-process exposes its own numbers. Running several worker processes behind one port would need
-prometheus_client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``); that is not wired up.
+One process, one registry: each process exposes its own numbers. With ``carescreen serve --workers N`` worker
+*i* serves its metrics listener on ``metrics_port + i`` (``service.workers``); ``GET /metrics`` on the main port
+shows whichever worker answered (prometheus_client's multiprocess mode is not wired up).
 """
 
 from __future__ import annotations

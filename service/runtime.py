@@ -18,6 +18,7 @@ from models.classifier import Classifier, TorchClassifier
 from models.onnx_classifier import OnnxClassifier, has_onnx
 from models.pipeline import EntityAnalyzer, ScreeningPipeline, ScreenRequest, ScreenResult
 from models.policy import default_policy
+from models.themes import ThemeTagger
 from service import logs, observability
 
 log = logging.getLogger(__name__)
@@ -52,10 +53,13 @@ class ModelHolder:
         *,
         classifier_loader: Callable[[], Classifier] | None = None,
         analyzer_factory: Callable[[], EntityAnalyzer] | None = None,
+        themes_loader: Callable[[Classifier], ThemeTagger | None] | None = None,
     ) -> None:
         self.settings = settings
         self.classifier_loader = classifier_loader or self._champion_classifier
         self.analyzer_factory = analyzer_factory or _default_analyzer
+        #: The practice-theme tagger served with a classifier (None: no themes).
+        self.themes_loader = themes_loader or self._bundle_themes
         self.pipeline: ScreeningPipeline | None = None
         self.analyzer: EntityAnalyzer | None = None
         self.readiness = Readiness()
@@ -78,8 +82,12 @@ class ModelHolder:
             threads=self.settings.onnx_threads,
         )
 
-    def load(self) -> None:
-        """Load PII engine and classifier; failures are recorded in readiness (the service stays closed)."""
+    def load_pii(self) -> None:
+        """Load the PII engine and the language identifier; a failure is recorded in readiness.
+
+        ``carescreen serve --workers N`` calls this in the parent before forking, so the workers share these
+        read-only pages; each worker's ``load`` then finds them loaded and builds only the classifier.
+        """
         try:
             if self.analyzer is None:
                 self.analyzer = self.analyzer_factory()
@@ -93,28 +101,41 @@ class ModelHolder:
             log.exception("PII engine failed to load")
             self.readiness.pii = False
             self.readiness.errors["pii"] = type(exc).__name__
+
+    def load(self) -> None:
+        """Load PII engine and classifier; failures are recorded in readiness (the service stays closed)."""
+        if not self.readiness.pii:
+            self.load_pii()
         try:
             classifier = self.classifier_loader()
-            self.readiness.model = True
-            self.readiness.errors.pop("model", None)
         except Exception as exc:
             log.exception("classifier failed to load")
             self.readiness.model = False
             self.readiness.errors["model"] = f"{type(exc).__name__}: {exc}"[:300]
             return
         if self.analyzer is not None:
+            themes = self._themes(classifier)
             with self._lock:
                 self.pipeline = ScreeningPipeline(
-                    classifier=classifier, analyzer=self.analyzer, policy=default_policy()
+                    classifier=classifier, analyzer=self.analyzer, policy=default_policy(), themes=themes
                 )
-            self._settle_heap()
+            self._settle_heap(release_frozen=False)
+        # Ready only once the pipeline is built (the theme tagger can take seconds): /readyz never says 200
+        # while /v1/screen would still answer "model not loaded".
+        self.readiness.model = True
+        self.readiness.errors.pop("model", None)
 
     def reload(self) -> str | None:
         """Load the current champion and swap it in; the old pipeline serves until the swap."""
         classifier = self.classifier_loader()
         if self.analyzer is None:
             self.analyzer = self.analyzer_factory()
-        new = ScreeningPipeline(classifier=classifier, analyzer=self.analyzer, policy=default_policy())
+        new = ScreeningPipeline(
+            classifier=classifier,
+            analyzer=self.analyzer,
+            policy=default_policy(),
+            themes=self._themes(classifier),
+        )
         with self._lock:
             self.pipeline = new
         self._settle_heap()
@@ -122,15 +143,45 @@ class ModelHolder:
         self.readiness.errors.pop("model", None)
         return classifier.version
 
-    def _settle_heap(self) -> None:
+    def _bundle_themes(self, classifier: Classifier) -> ThemeTagger | None:
+        """The bundle's tagger; for an older bundle, the one cached in ``var/themes/`` or fitted once from
+        ``datasets/themes`` (``models.theme_fit.load_or_fit``). A classifier without a bundle gets none."""
+        directory = getattr(classifier, "directory", None)
+        if directory is None:
+            return None
+        from models.theme_fit import load_or_fit, served_texts
+
+        tagger, source = load_or_fit(
+            Path(directory),
+            cache_root=self.settings.var_dir / "themes",
+            prepare=served_texts(self.analyzer) if self.analyzer is not None else None,
+        )
+        log.info("theme tagger %s (%s)", tagger.version, source)
+        return tagger
+
+    def _themes(self, classifier: Classifier) -> ThemeTagger | None:
+        """Themes are evidence for reports, not a safety stage: a tagger that fails to load is logged and the
+        service screens without themes (never closed for them)."""
+        if not self.settings.themes:
+            return None
+        try:
+            return self.themes_loader(classifier)
+        except Exception:
+            log.exception("theme tagger failed to load; screening without themes")
+            return None
+
+    def _settle_heap(self, *, release_frozen: bool = True) -> None:
         """Collect once, then freeze everything alive (the models, the app) out of the cyclic GC's reach.
 
         Full collections otherwise re-scan the ~700k objects the models leave, stopping every request for
-        hundreds of milliseconds each time. Unfreezing first lets a replaced model be collected on reload.
+        hundreds of milliseconds each time. Unfreezing first lets a replaced model be collected on reload; the
+        first load does not unfreeze, so a worker forked from a parent that froze its heap (``service.workers``)
+        does not write to every page it shares with that parent to scan the PII engine again.
         """
         if not self.settings.gc_freeze:
             return
-        gc.unfreeze()
+        if release_frozen:
+            gc.unfreeze()
         gc.collect()
         gc.freeze()
 

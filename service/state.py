@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import mmap
+import struct
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -94,11 +98,57 @@ class SharedRateLimiter(RateLimiter):
         self._engine.dispose()
 
 
+class WorkerSharedRateLimiter(RateLimiter):
+    """Per-key token buckets shared by the worker processes of one ``carescreen serve --workers N`` on SQLite
+    (on PostgreSQL they use ``SharedRateLimiter``, like replicas): N workers still give a key one bucket.
+
+    Same capacity and refill as ``RateLimiter``. The buckets are a table in a memory map made before the fork,
+    one slot per key id modulo ``SLOTS`` (ids are numbered from 1, so two keys share a slot only past ``SLOTS``
+    keys; a key finding another's bucket in its slot starts with a full one). Guarded by this process's lock
+    and a POSIX record lock on the mapped file, which the kernel releases if a worker dies holding it. The
+    clock is ``time.monotonic`` (CLOCK_MONOTONIC: the same clock in every process of the machine).
+    """
+
+    SLOTS = 4096
+    _ROW = struct.Struct("=qdd")  # key id (0: empty), tokens, when last counted
+
+    def __init__(self, per_minute: int) -> None:
+        super().__init__(per_minute)
+        size = self.SLOTS * self._ROW.size
+        # Unlinked at once; the workers inherit the descriptor. Kept open for the process's life (``close``).
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115
+        self._file.truncate(size)
+        self._map = mmap.mmap(self._file.fileno(), size)  # MAP_SHARED: one table for every process
+
+    def allow(self, key_id: int) -> tuple[bool, float]:
+        offset = (key_id % self.SLOTS) * self._ROW.size
+        with self._lock:
+            fcntl.lockf(self._file, fcntl.LOCK_EX)
+            try:
+                now = time.monotonic()
+                stored, tokens, last = self._ROW.unpack_from(self._map, offset)
+                if stored != key_id:
+                    tokens, last = self.capacity, now
+                tokens = min(self.capacity, tokens + max(0.0, now - last) * self.rate)
+                allowed = tokens >= 1.0
+                self._ROW.pack_into(self._map, offset, key_id, tokens - 1.0 if allowed else tokens, now)
+            finally:
+                fcntl.lockf(self._file, fcntl.LOCK_UN)
+        return (True, 0.0) if allowed else (False, (1.0 - tokens) / self.rate)
+
+    def close(self) -> None:
+        self._map.close()
+        self._file.close()
+
+
 def make_rate_limiter(settings: Settings) -> RateLimiter:
-    """PostgreSQL: the bucket shared by all replicas. SQLite means one process: the in-process bucket."""
+    """PostgreSQL: the bucket shared by all replicas. SQLite: one machine; the bucket in this process, or in
+    memory shared by the worker processes of ``carescreen serve --workers N``."""
     url = settings.resolved_database_url()
     if url.startswith("postgresql"):
         return SharedRateLimiter(settings.rate_limit_per_minute, url)
+    if settings.workers > 1:
+        return WorkerSharedRateLimiter(settings.rate_limit_per_minute)
     return RateLimiter(settings.rate_limit_per_minute)
 
 
@@ -118,6 +168,9 @@ class AppState:
     loading: bool = False
     #: The webhook delivery worker (started with the app); ``wake`` it after committing an urgent event.
     webhooks: DeliveryWorker | None = None
+    #: Which of ``carescreen serve --workers N`` this process is (0..N-1, kept across restarts); None when
+    #: the server is a single process. Periodic work that one process does for all is done by worker 0.
+    worker: int | None = None
 
     def wake_deliveries(self) -> None:
         if self.webhooks is not None:
