@@ -20,6 +20,7 @@ from models.parts import score_posts
 from models.pii.findings import Finding, Redaction, placeholder_for
 from models.policy import PolicyEngine
 from models.taxonomy import CATEGORIES
+from models.themes import ThemeTagger
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,15 @@ class ScreenResult:
     #: For each flag, the span of ``redacted_text`` (the sentence or window) whose score raised it.
     evidence: dict[str, tuple[int, int]] = field(default_factory=dict)
     #: Milliseconds per stage for the micro-batch this post was screened in (``Server-Timing``): "pii"
-    #: (normalise, recognise, redact), "normalise" (the classifier's input), "classifier", "policy".
+    #: (normalise, recognise, redact), "normalise" (the classifier's input), "classifier", "themes" (with a
+    #: tagger), "policy".
     timings: dict[str, float] = field(default_factory=dict)
+    #: Practice themes of the post (``models/themes.yaml``), tagged on the text the classifier reads. Tagged
+    #: for every post, so one a moderator publishes later has them too; culture evidence counts only
+    #: published posts. Empty when none applies or no tagger is loaded.
+    themes: tuple[str, ...] = ()
+    #: The tagger's version (the list's version + the fitted artifact's fingerprint); None: no tagger ran.
+    themes_version: str | None = None
 
 
 class _Clock:
@@ -98,10 +106,13 @@ class ScreeningPipeline:
         analyzer: EntityAnalyzer,
         policy: PolicyEngine,
         read_parts: bool = True,
+        themes: ThemeTagger | None = None,
     ) -> None:
         self.classifier = classifier
         self.analyzer = analyzer
         self.policy = policy
+        #: Practice-theme tagger (optional): one vectorised call per micro-batch, no second forward pass.
+        self.themes = themes
         #: False scores only the whole text (the pre-issue-23 behaviour), kept for ablations in evaluation.
         self.read_parts = read_parts
 
@@ -160,6 +171,9 @@ class ScreeningPipeline:
             for d in degraded:
                 d.append("classifier")
         clock.lap("classifier")
+        themes, themes_version = self._tag_themes(requests, model_inputs)
+        if self.themes is not None:
+            clock.lap("themes")
 
         results: list[ScreenResult] = []
         thresholds = self.classifier.thresholds
@@ -205,10 +219,29 @@ class ScreeningPipeline:
                     degraded=degraded[i],
                     evidence=shown,
                     timings=clock.laps,
+                    themes=themes[i],
+                    themes_version=themes_version,
                 )
             )
         clock.lap("policy")  # the laps dict is shared by every result of the batch
         return results
+
+    def _tag_themes(
+        self, requests: Sequence[ScreenRequest], model_inputs: Sequence[Normalized]
+    ) -> tuple[list[tuple[str, ...]], str | None]:
+        """Themes of every post of the batch in one call. A failure costs the batch its themes, never its
+        decisions: themes are evidence for reports, not a safety stage, so nothing is held for them."""
+        none: list[tuple[str, ...]] = [() for _ in requests]
+        if self.themes is None:
+            return none, None
+        try:
+            tagged = self.themes.tag([m.text for m in model_inputs], [r.kind for r in requests])
+            if len(tagged) != len(requests):
+                raise ValueError(f"theme tagger returned {len(tagged)} rows for {len(requests)} posts")
+            return [tuple(t) for t in tagged], self.themes.version
+        except Exception:
+            log.exception("theme tagger failed; this batch gets no themes")
+            return none, None
 
     def screen(self, request: ScreenRequest) -> ScreenResult:
         return self.screen_many([request])[0]

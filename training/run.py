@@ -23,6 +23,7 @@ from training.corpora import load_corpus
 from training.data import care_examples, dataset_hash, external_examples, label_counts
 from training.examples import LabelledText
 from training.mlflow_model import log_bundle
+from training.themes import ThemeTrainingArguments, fit_bundle_themes, log_theme_fit
 from training.trainer import Trainer, TrainingArguments, arrays, predict_module
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ def train_and_register(
     recall_floors: dict[str, float] | None = None,
     threshold_caps: dict[str, float] | None = None,
     inherit_thresholds: dict[str, float] | None = None,
+    themes: ThemeTrainingArguments | None = None,
 ) -> TrainOutcome:
     """Train one model and (optionally) register it; the first model ever registered becomes champion.
 
@@ -97,7 +99,8 @@ def train_and_register(
     passes the champion's thresholds: a better-scoring challenger must not spend its gain on a stricter
     threshold that gives up catches the champion made); ``inherit_thresholds`` are kept as they are (retraining
     passes the champion's thresholds for the categories the new decisions bring no positives for: re-choosing
-    them on the same validation set only adds noise).
+    them on the same validation set only adds noise). ``themes`` configures the practice-theme tagger fitted
+    into the same bundle (``training/themes.py``).
     """
     started = time.time()
     settings = settings or get_settings()
@@ -168,10 +171,13 @@ def train_and_register(
     from models.onnx_classifier import export_onnx
 
     export_onnx(module, bundle_dir)
+    theme_fit = fit_bundle_themes(bundle_dir, themes)
 
     outcome = TrainOutcome(
         None, None, bundle_dir, thresholds, val_report, test_report, olid, seconds=time.time() - started
     )
+    if theme_fit is not None:
+        outcome.extra["themes_cv"] = theme_fit.cv
     if not register:
         return outcome
 
@@ -212,6 +218,8 @@ def train_and_register(
         mlflow.log_dict(thresholds, "thresholds.json")
         mlflow.log_dict(confusion_summary(test, test_probs, thresholds), "confusion_test.json")
         mlflow.log_dict({"validation": val_report, "test": test_report, "olid": olid}, "metrics.json")
+        if theme_fit is not None:
+            log_theme_fit(theme_fit)
         mlflow.log_metric("train_seconds", time.time() - started)
         version = log_bundle(
             bundle_dir, registered_name=settings.registered_model_name, example_probs=test_probs
