@@ -21,6 +21,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--log-level", default="info")
     s.add_argument("--no-bootstrap", action="store_true", help="do not train a model when none is registered")
+    s.add_argument(
+        "--workers",
+        type=int,
+        help="serving processes on the one port (default CARESCREEN_WORKERS, 1); more are forked from a "
+        "supervisor that restarts any that dies",
+    )
     s.set_defaults(func=commands.cmd_serve)
 
     t = sub.add_parser("train", help="fine-tune, evaluate and register a classifier in MLflow")
@@ -78,6 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     ep.add_argument("--output", default="evaluation/reports")
     ep.set_defaults(func=commands.cmd_evaluate_pii)
 
+    et = sub.add_parser(
+        "evaluate-themes", help="practice themes on the frozen split through the served pipeline (+ cost)"
+    )
+    et.add_argument("--output", default="evaluation/reports")
+    et.add_argument("--bundle", help="a model bundle directory instead of the champion")
+    et.add_argument("--version", help="a registered model version instead of the champion")
+    et.add_argument("--no-readme", action="store_true", help="do not rewrite the README's themes table")
+    et.set_defaults(func=commands.cmd_evaluate_themes)
+
     a = sub.add_parser("audit", help="the tamper-evident audit trail")
     a.add_argument(
         "action",
@@ -127,6 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rl.add_argument("--output", default="evaluation/reports")
     rl.set_defaults(func=commands.cmd_reliability)
+
+    dm = sub.add_parser("demo", help="a demo organisation: months of activity through the real pipeline")
+    dm.add_argument("action", choices=["seed"])
+    dm.add_argument("--org", default="demo", help="an organisation without activity (refused otherwise)")
+    dm.add_argument("--months", type=int, default=6)
+    dm.add_argument("--per-week", type=int, default=50, help="posts in a typical week (fewer early on)")
+    dm.add_argument("--seed", type=int, default=7)
+    dm.set_defaults(func=commands.cmd_demo)
     return p
 
 

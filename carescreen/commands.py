@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,14 @@ def _db():  # type: ignore[no-untyped-def]
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from service.app import create_app
     from service.logs import configure_logging
 
     settings = get_settings()
+    if args.workers is not None:
+        if args.workers < 1:
+            print("--workers must be at least 1", file=sys.stderr)
+            return 2
+        settings.workers = args.workers
     # JSON (or text) lines with request ids; our access line replaces uvicorn's (log_config=None below).
     configure_logging(
         settings.log_format,
@@ -37,26 +42,39 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if settings.cookie_secure is None:
         # Outside local development the console is reached over HTTPS (behind a proxy): Secure cookies.
         settings.cookie_secure = args.host not in ("127.0.0.1", "localhost", "::1")
-    if not args.no_bootstrap:
-        from storage import model_store as registry
+    if not args.no_bootstrap and not _champion_exists(settings):
+        print("No trained model yet: training the default model first (one-off, a few minutes).", flush=True)
+        # In its own process: the serving process never imports PyTorch (DEVELOPMENT.md, serving processes).
+        rc = subprocess.call([sys.executable, "-m", "carescreen.cli", "train"])
+        if rc:
+            return rc
+    from service.app import create_app
 
-        if registry.get_alias(settings.model_alias, settings) is None:
-            print(
-                "No trained model yet: training the default model first (one-off, a few minutes).", flush=True
-            )
-            rc = cmd_train(argparse.Namespace(quick=False, epochs=None, max_steps=None, no_external=False))
-            if rc:
-                return rc
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        log_config=None,
-        workers=1,
-        access_log=False,
-    )
+    options: dict[str, Any] = {"log_level": args.log_level, "log_config": None, "access_log": False}
+    if settings.workers > 1:
+        from service import workers
+
+        app = create_app(settings)
+        return workers.serve(
+            app, host=args.host, port=args.port, workers=settings.workers, uvicorn_options=options
+        )
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, workers=1, **options)
     return 0
+
+
+def _champion_exists(settings: Any) -> bool:
+    """Whether a model holds the served alias. With several workers the look-up runs in a child process, so
+    the supervisor forks them without an open MLflow store (a SQLite connection must not cross a fork)."""
+    from storage import model_store as registry
+
+    if settings.workers == 1:
+        return registry.get_alias(settings.model_alias, settings) is not None
+    from service.workers import in_child
+
+    code = in_child(lambda: 0 if registry.get_alias(settings.model_alias, settings) else 10)
+    if code not in (0, 10):  # an unreachable registry is not "no model yet": never train over it
+        raise RuntimeError("could not read the model registry (its error is logged above)")
+    return code == 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -163,6 +181,15 @@ def cmd_shortcuts(args: argparse.Namespace) -> int:
     pipeline = _pipeline_for(args, pipeline_for_bundle, served_pipeline)
     report = shortcuts.run_and_report(pipeline, Path(args.output))
     print(json.dumps(report, indent=1, ensure_ascii=False))
+    return 0
+
+
+def cmd_evaluate_themes(args: argparse.Namespace) -> int:
+    from evaluation.themes_eval import holder_pipeline, run_and_report
+
+    pipeline = _pipeline_for(args, holder_pipeline, holder_pipeline)
+    report = run_and_report(pipeline, Path(args.output), update_readme=not args.no_readme)
+    print(report["markdown"])
     return 0
 
 
@@ -276,3 +303,17 @@ def cmd_reliability(args: argparse.Namespace) -> int:
     run(Path(args.output))
     print(Path(args.output) / "reliability.md")
     return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from evaluation.demo_seed import DemoError, run_demo
+
+    try:
+        summary = run_demo(
+            get_settings(), org=args.org, months=args.months, per_week=args.per_week, seed=args.seed
+        )
+    except DemoError as exc:
+        print(f"carescreen demo seed: {exc}", file=sys.stderr)
+        return 2
+    print(summary.text())
+    return 0 if summary.audit_ok else 1

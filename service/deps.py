@@ -147,3 +147,5 @@ Moderator = Annotated[Principal, Depends(require_roles("moderator", "safeguardin
 Lead = Annotated[Principal, Depends(require_roles("safeguarding_lead"))]
 LeadOrAdmin = Annotated[Principal, Depends(require_roles("safeguarding_lead", "admin"))]
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
+#: Culture evidence reports (issue 21): the lead, admins and read-only ``manager`` keys.
+CultureReader = Annotated[Principal, Depends(require_roles("safeguarding_lead", "admin", "manager"))]

@@ -49,6 +49,11 @@ def _visible(value: str) -> str:
 PostText = Annotated[StrictStr, AfterValidator(_visible)]
 
 Kind = Literal["post", "comment", "special_mention", "ooo"]
+#: ``models.culture_signals.STAFF_ROLES`` (kept equal by a test): an author's or a colleague's role. Strict: no
+#: spaces, hyphens or capitals ("senior_carer", not "Senior carer").
+StaffRole = Literal[
+    "carer", "senior_carer", "nurse", "support_worker", "team_leader", "manager", "bank", "volunteer", "other"
+]
 DecisionName = Literal["allow", "allow_redacted", "hold", "escalate", "block"]
 Priority = Literal["urgent", "high", "normal"]
 
@@ -66,6 +71,8 @@ class ScreenBody(BaseModel):
                     "anonymous": False,
                     "circle": "night-shift",
                     "kind": "post",
+                    "author_role": "carer",
+                    "location": "Oak House",
                 }
             ]
         },
@@ -77,6 +84,14 @@ class ScreenBody(BaseModel):
     anonymous: StrictBool | None = False
     circle: StrictStr | None = Field(default=None, max_length=200)
     kind: Kind | None = "post"
+    # Culture evidence (issue 21): optional, stored with the screening, never shown to other callers.
+    author_role: StaffRole | None = Field(default=None, description="The author's role.")
+    location: StrictStr | None = Field(
+        default=None, max_length=200, description="The home, branch or service the post comes from."
+    )
+    reply_to: StrictStr | None = Field(
+        default=None, max_length=200, description="The `post_id` this comment answers (questions answered)."
+    )
 
 
 class BatchBody(BaseModel):
@@ -146,6 +161,12 @@ class ScreenResponse(BaseModel):
     model_version: str
     policy_version: str
     degraded: list[str] = Field(default_factory=list, description="Stages that failed (the post is held).")
+    themes: list[str] = Field(
+        default_factory=list,
+        description="Practice themes of the post (ids of the versioned list, models/themes.yaml). Every post is "
+        "tagged; culture evidence counts a post's themes only once it is published.",
+        examples=[["end_of_life", "recognition"]],
+    )
     #: Milliseconds per stage of this answer, sent as the ``Server-Timing`` header (not in the body).
     _timings: dict[str, float] = PrivateAttr(default_factory=dict)
 
@@ -164,15 +185,42 @@ class ErrorBody(BaseModel):
     detail: str = Field(examples=["missing or malformed bearer token"])
 
 
+class StaffEntryIn(BaseModel):
+    """A colleague of the staff directory with their role and location (both optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: StrictStr = Field(min_length=1, max_length=200)
+    role: StaffRole | None = None
+    location: StrictStr | None = Field(default=None, max_length=200)
+
+
 class StaffDirectoryBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    names: list[StrictStr] = Field(max_length=20_000)
+    #: Plain names (as before) or objects with a role and location; mixed lists are fine.
+    names: list[StrictStr | StaffEntryIn] = Field(max_length=20_000)
 
 
 class StaffDirectoryOut(BaseModel):
     org: str
     count: int
+
+
+class StaffEntryOut(BaseModel):
+    name: str
+    role: str | None
+    location: str | None
+
+
+class StaffDirectoryListing(BaseModel):
+    """The directory as an admin set it, with counts per role and per location ("" for none given)."""
+
+    names: list[str]
+    count: int
+    entries: list[StaffEntryOut]
+    by_role: dict[str, int]
+    by_location: dict[str, int]
 
 
 class DecisionBody(BaseModel):

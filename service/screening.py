@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from fastapi import HTTPException, status
@@ -16,9 +17,11 @@ from models.pipeline import ScreenRequest, ScreenResult
 from models.policy import PUBLISHABLE
 from service import observability
 from service.auth import Principal
+from service.culture_inputs import culture_fields
 from service.schemas import ScreenBody, ScreenResponse
 from service.state import AppState, DatabaseUnavailable
 from storage import org_settings, reviews, screenings, staff
+from storage.staff import StaffEntry
 from storage.tables import ReviewItem, Screening
 
 log = logging.getLogger(__name__)
@@ -31,7 +34,7 @@ def validate_text(body: ScreenBody, max_chars: int) -> None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "text is empty")
     if "\x00" in body.text:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "text contains NUL characters")
-    for value in (body.text, body.post_id, body.author_id, body.circle):
+    for value in (body.text, body.post_id, body.author_id, body.circle, body.location, body.reply_to):
         if value is None:
             continue
         if "\x00" in value:
@@ -71,6 +74,7 @@ def response_from_row(row: Screening, item: ReviewItem | None) -> ScreenResponse
         model_version=row.model_version,
         policy_version=row.policy_version,
         degraded=list(row.degraded or []),
+        themes=list(getattr(row, "themes", None) or []),
     )
 
 
@@ -95,11 +99,12 @@ def _edited(state: AppState, row: Screening, text: str) -> bool:
 
 @dataclass(frozen=True)
 class OrgContext:
-    """What screening needs to know about the author's organisation: its staff directory and its
-    confidentiality settings."""
+    """What screening needs to know about the author's organisation: its staff directory (names for the
+    pipeline; entries with roles and locations for the culture columns) and its confidentiality settings."""
 
     staff: list[str]
     holds_off: frozenset[str]
+    entries: tuple[StaffEntry, ...] = ()
 
     def request(self, body: ScreenBody) -> ScreenRequest:
         return ScreenRequest(
@@ -135,11 +140,13 @@ def lookup_many(
             )
             found = {pid: response_from_row(row, items.get(row.id)) for pid, row in rows.items()}
             todo = len(found) < len(set(post_ids))
+            entries = tuple(staff.staff_entries(s, org=principal.org)) if todo else ()
             context = OrgContext(
-                staff=staff.staff_directory(s, org=principal.org) if todo else [],
+                staff=[e.name for e in entries],
                 holds_off=org_settings.confidentiality_holds_off(s, org=principal.org)
                 if todo
                 else frozenset(),
+                entries=entries,
             )
             return found, context
     except HTTPException:
@@ -155,9 +162,14 @@ def lookup(
     return found.get(post_id), context
 
 
-def _fields(state: AppState, body: ScreenBody, result: ScreenResult) -> dict[str, Any]:
+def _fields(
+    state: AppState, body: ScreenBody, result: ScreenResult, *, org: str, directory: Sequence[StaffEntry]
+) -> dict[str, Any]:
     anonymous = bool(body.anonymous)
-    return {
+    culture = culture_fields(
+        body, result, org=org, directory=directory, secret=lambda: state.settings.secrets()[0]
+    )
+    return culture | {
         "decision": result.decision,
         "priority": result.priority,
         "redacted_text": result.redacted_text,
@@ -181,14 +193,20 @@ def _fields(state: AppState, body: ScreenBody, result: ScreenResult) -> dict[str
 
 
 def store_many(
-    state: AppState, principal: Principal, posts: Sequence[tuple[ScreenBody, str, ScreenResult]]
+    state: AppState,
+    principal: Principal,
+    posts: Sequence[tuple[ScreenBody, str, ScreenResult]],
+    directory: Sequence[StaffEntry] = (),
+    at: Sequence[datetime] | None = None,
 ) -> list[ScreenResponse]:
     """Commit the screenings (and review items) before answering, all in one transaction: an acknowledged
-    post is never lost, and a batch costs one commit instead of one per post."""
+    post is never lost, and a batch costs one commit instead of one per post. ``directory`` (the
+    organisation's staff entries) gives the roles and pseudonyms of colleagues a Special Mention names.
+    ``at`` (one time per post) backdates them: the demo seed only, never the API."""
     prepared = [
         (
             post_id,
-            _fields(state, body, result),
+            _fields(state, body, result, org=principal.org, directory=directory),
             None if result.decision in PUBLISHABLE else (result.priority or "normal"),
             max(result.scores.values()) if result.scores else 0.0,
             result.flags or [r for r in result.reasons if ":" not in r],
@@ -223,6 +241,7 @@ def store_many(
                     )
                     for post_id, fields, review_priority, risk, categories in prepared
                 ],
+                created_at=at,
             )
             answers = [response_from_row(row, item) for row, item in stored]
         store_ms = round((time.perf_counter() - started) * 1000, 2)
@@ -236,7 +255,11 @@ def store_many(
         if len(posts) > 1:
             # A post_id raced in from another request: store the rest one by one, answering that one with
             # the decision already stored.
-            return [r for post in posts for r in store_many(state, principal, [post])]
+            return [
+                r
+                for i, post in enumerate(posts)
+                for r in store_many(state, principal, [post], directory, None if at is None else [at[i]])
+            ]
         post_id = posts[0][1]
         existing, _ = lookup(state, principal, post_id, posts[0][0].text)
         if existing is None:
@@ -268,7 +291,7 @@ async def screen_one(state: AppState, principal: Principal, body: ScreenBody) ->
     # Stored by the batch's worker thread (``store_screened``) before the answer: acknowledged means stored.
     response: ScreenResponse = await state.batcher.screen(
         context.request(body),
-        context=(principal, body, post_id),
+        context=(principal, body, post_id, context.entries),
     )
     response._timings = {**lookup_ms, **response._timings}
     return response
@@ -278,14 +301,17 @@ def store_screened(state: AppState, results: list[ScreenResult], contexts: list[
     """The micro-batcher's ``finish`` hook: store a micro-batch of single-post requests in one transaction per
     caller (a group commit), answering each with its response, or with the exception its caller must raise."""
     groups: dict[Principal, list[int]] = {}
-    for i, (principal, _, _) in enumerate(contexts):
+    for i, (principal, *_) in enumerate(contexts):
         groups.setdefault(principal, []).append(i)
     out: list[Any] = [None] * len(results)
     for principal, members in groups.items():
         stored: list[Any]
         try:
             stored = store_many(
-                state, principal, [(contexts[i][1], contexts[i][2], results[i]) for i in members]
+                state,
+                principal,
+                [(contexts[i][1], contexts[i][2], results[i]) for i in members],
+                contexts[members[0]][3],
             )
         except Exception as exc:  # an HTTPException (503: do not publish) for every post of this caller
             stored = [exc] * len(members)
@@ -295,10 +321,11 @@ def store_screened(state: AppState, results: list[ScreenResult], contexts: list[
 
 
 async def screen_batch(
-    state: AppState, principal: Principal, bodies: list[ScreenBody]
+    state: AppState, principal: Principal, bodies: list[ScreenBody], *, at: Sequence[datetime] | None = None
 ) -> list[ScreenResponse]:
     """Same per-post semantics as ``screen_one``; one lookup, one pipelined screening pass and one commit for
-    the whole batch."""
+    the whole batch. ``at`` (one time per body) backdates the stored screenings: for the demo seed
+    (``evaluation/demo_seed.py``), never exposed by the API."""
     from starlette.concurrency import run_in_threadpool
 
     for b in bodies:
@@ -323,6 +350,8 @@ async def screen_batch(
             state,
             principal,
             [(bodies[i], post_ids[i], r) for i, r in zip(todo, results, strict=True)],
+            context.entries,
+            None if at is None else [at[i] for i in todo],
         )
         found.update({post_ids[i]: resp for i, resp in zip(todo, stored, strict=True)})
     return [found[pid] for pid in post_ids]

@@ -30,10 +30,13 @@ def unacknowledged_urgent(
     return [(it, s) for it, s in rows]
 
 
-def acknowledge(session: Session, *, org: str, review_id: str, actor: str) -> bool:
+def acknowledge(
+    session: Session, *, org: str, review_id: str, actor: str, now: datetime | None = None
+) -> bool:
     """The lead has seen an urgent item: recorded once, on the audit trail, and counted as the first action
-    (the SLA clock stops). False when it is not an unacknowledged urgent item of this organisation."""
-    now = utcnow()
+    (the SLA clock stops). False when it is not an unacknowledged urgent item of this organisation. ``now``
+    backdates it (the demo seed only; the audit entry keeps the real time)."""
+    now = now or utcnow()
     result = session.execute(
         update(ReviewItem)
         .where(

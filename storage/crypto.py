@@ -1,18 +1,22 @@
 """Keys derived from the service secret (never stored in the database), and encryption at rest.
 
 Every key is derived with HKDF-SHA256 from the secret, with a salt and a purpose, so the Fernet key, the audit
-MAC key, the checkpoint signing key and the console-cookie key are independent: one leaking reveals none of the
-others. ``Vault`` decrypts under the current and previous secrets (MultiFernet) and encrypts under the current
-one; ``carescreen secrets rotate`` re-encrypts what is stored. Fernet keys of the first release (an unsalted
-SHA-256 of the secret) are still accepted for decryption, so a stored original is never lost to an upgrade.
+MAC key, the checkpoint signing key, the console-cookie key and the recipient-pseudonym key are independent: one
+leaking reveals none of the others. ``Vault`` decrypts under the current and previous secrets (MultiFernet) and
+encrypts under the current one; ``carescreen secrets rotate`` re-encrypts what is stored. Fernet keys of the
+first release (an unsalted SHA-256 of the secret) are still accepted for decryption, so a stored original is never
+lost to an upgrade.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography.fernet import Fernet, MultiFernet
 from cryptography.hazmat.primitives import hashes
@@ -28,6 +32,21 @@ def derive_key(secret: str, purpose: str, length: int = 32) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=length, salt=SALT, info=purpose.encode()).derive(
         secret.encode("utf-8")
     )
+
+
+@lru_cache(maxsize=8)
+def _recipient_mac_key(secret: str) -> bytes:
+    return derive_key(secret, "recipient")
+
+
+def recipient_key(secret: str, *, org: str, name: str) -> str:
+    """A colleague's keyed pseudonym: HMAC-SHA256 (key derived for the purpose "recipient") over the organisation
+    and the name (NFKC, spacing and case ignored), hex. Lets a report count distinct colleagues
+    recognised without storing who; without the secret it cannot be tied back to a name. A new secret gives new
+    pseudonyms, so counts over a period that spans a rotation may count a colleague twice."""
+    normal = " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+    message = org.encode("utf-8") + b"\x00" + normal.encode("utf-8")
+    return hmac.new(_recipient_mac_key(secret), message, hashlib.sha256).hexdigest()
 
 
 def _legacy_fernet_key(secret: str) -> bytes:

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from storage import audit
 from storage.tables import ApiKey, utcnow
 
-ROLES = ("poster", "moderator", "safeguarding_lead", "admin")
+#: ``manager``: read-only, culture evidence reports only (never posts, the queue, risk reports or admin).
+ROLES = ("poster", "moderator", "safeguarding_lead", "admin", "manager")
 
 
 def _hash_key(secret: str) -> str:

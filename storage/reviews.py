@@ -251,9 +251,11 @@ def decide_review(
     redacted_text: str | None,
     note: str | None,
     actor: str,
+    now: datetime | None = None,
 ) -> Decision:
-    """Record a decision exactly once. A second decision, or one under someone else's lease, conflicts."""
-    now = utcnow()
+    """Record a decision exactly once. A second decision, or one under someone else's lease, conflicts.
+    ``now`` backdates it (the demo seed only; the audit entry keeps the real time)."""
+    now = now or utcnow()
     result = session.execute(
         update(ReviewItem)
         .where(

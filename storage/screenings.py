@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -64,16 +65,28 @@ _SCREENING_OMITTED = _omitted_values(Screening.__table__)
 
 
 def record_screenings(
-    session: Session, *, org: str, screenings: Sequence[NewScreening], actor: str
+    session: Session,
+    *,
+    org: str,
+    screenings: Sequence[NewScreening],
+    actor: str,
+    created_at: Sequence[datetime] | None = None,
 ) -> list[tuple[Screening, ReviewItem | None]]:
     """Store screenings, their review items and their audit entries: one multi-row INSERT per table and one
-    audit-chain extension, whatever the number of posts. Returns the rows as (unattached) ORM objects."""
+    audit-chain extension, whatever the number of posts. Returns the rows as (unattached) ORM objects.
+
+    ``created_at`` (one per screening) backdates the screenings and their review items (the demo seed,
+    ``evaluation/demo_seed.py``; never the API): the audit entries keep the real time, so the chain stays in
+    order."""
     now = utcnow()
+    times = list(created_at) if created_at is not None else [now] * len(screenings)
+    if len(times) != len(screenings):
+        raise ValueError("created_at needs one time per screening")
     rows: list[dict[str, Any]] = []
     items: list[dict[str, Any] | None] = []
-    for new in screenings:
+    for new, at in zip(screenings, times, strict=True):
         row = {k: make() for k, make in _SCREENING_OMITTED.items() if k not in new.fields} | new.fields
-        row.update(id=str(uuid.uuid4()), org=org, post_id=new.post_id, created_at=now)
+        row.update(id=str(uuid.uuid4()), org=org, post_id=new.post_id, created_at=at)
         rows.append(row)
         items.append(
             None
@@ -84,7 +97,7 @@ def record_screenings(
                 priority=new.review_priority,
                 risk=new.risk,
                 categories=new.categories,
-                now=now,
+                now=at,
                 sla_due_minutes=new.sla_due_minutes,
             )
         )

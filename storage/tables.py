@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -61,13 +73,21 @@ class StaffName(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     org: Mapped[str] = mapped_column(String(100), index=True)
     name: Mapped[str] = mapped_column(String(200))
+    #: One of ``models.culture_signals.STAFF_ROLES`` (None: not given).
+    role: Mapped[str | None] = mapped_column(String(40))
+    #: The home, branch or service the colleague works at (None: not given).
+    location: Mapped[str | None] = mapped_column(String(200))
 
 
 class Screening(Base):
     """One post as screened. ``redacted_text`` is safe to show; the original is only stored encrypted."""
 
     __tablename__ = "screenings"
-    __table_args__ = (UniqueConstraint("org", "post_id"),)
+    __table_args__ = (
+        UniqueConstraint("org", "post_id"),
+        Index("ix_screenings_org_created_at", "org", "created_at"),
+        Index("ix_screenings_org_location_created_at", "org", "location", "created_at"),
+    )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     org: Mapped[str] = mapped_column(String(100), index=True)
     post_id: Mapped[str] = mapped_column(String(200))
@@ -93,6 +113,23 @@ class Screening(Base):
     original_enc: Mapped[str | None] = mapped_column(Text)  # original text, encrypted at rest
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Culture evidence (issue 21, migration 0005). JSON columns store Python None as SQL NULL.
+    #: The author's role as the posting service sent it (``models.culture_signals.STAFF_ROLES``).
+    author_role: Mapped[str | None] = mapped_column(String(40))
+    #: The home, branch or service the post came from (whitespace collapsed).
+    location: Mapped[str | None] = mapped_column(String(200))
+    #: The ``post_id`` this comment answers (questions answered are counted through it).
+    reply_to: Mapped[str | None] = mapped_column(String(200))
+    #: Whether the post asks something (``models.culture_signals.is_question``).
+    is_question: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Theme ids the pipeline tagged (``ScreenResult.themes``); None where no tagger ran.
+    themes: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+    #: Special mentions and OOOs only: per directory colleague named, their directory role ("unknown" without
+    #: one), their location (None without one) and a keyed pseudonym (``storage.crypto.recipient_key``), in
+    #: the same order; never a name. None for other kinds, or when the PII stage failed.
+    recipient_roles: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+    recipient_locations: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+    recipient_keys: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class ReviewItem(Base):

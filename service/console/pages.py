@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
@@ -18,6 +18,7 @@ from service.console.session import (
     ConsoleUser,
     clear_flash,
     csrf_ok,
+    current_user,
     read_flash,
     set_flash,
 )
@@ -118,6 +119,24 @@ def forbidden(request: Request, user: ConsoleUser | None, message: str) -> HTMLR
         {"title": "Not allowed", "message": message},
         user=user,
         status_code=status.HTTP_403_FORBIDDEN,
+    )
+
+
+def moderator(request: Request, state: AppState) -> ConsoleUser | Response:
+    """The signed-in moderator, lead or admin, or the response that sends anyone else away: sign-in, or 403 for
+    a read-only manager (the queue and review pages are not theirs)."""
+    user = current_user(request, state)
+    if user is None:
+        return to_login()
+    return user if user.can_moderate else not_a_moderator(request, user)
+
+
+def not_a_moderator(request: Request, user: ConsoleUser) -> HTMLResponse:
+    return forbidden(
+        request,
+        user,
+        "The review queue is for moderators, the safeguarding lead and admins. "
+        "A manager's key reads the culture report (/console/culture).",
     )
 
 

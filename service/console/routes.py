@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request, status
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from models.taxonomy import CATEGORIES
 from service.console.pages import (
@@ -20,6 +20,8 @@ from service.console.pages import (
     console_path,
     forbidden,
     fragment,
+    moderator,
+    not_a_moderator,
     redirect,
     render,
     to_login,
@@ -52,6 +54,10 @@ def queue(
     user = current_user(request, state)
     if user is None:
         return to_login()
+    if not user.can_moderate:  # a read-only manager: their home is the culture report
+        if request.url.path == "/console":
+            return RedirectResponse(user.home, status_code=status.HTTP_303_SEE_OTHER)
+        return not_a_moderator(request, user)
     return render(
         request,
         "queue.html",
@@ -103,6 +109,8 @@ def live_queue(
     user = current_user(request, state)
     if user is None:
         return PlainTextResponse("signed out", status_code=status.HTTP_401_UNAUTHORIZED)
+    if not user.can_moderate:
+        return PlainTextResponse("not allowed", status_code=status.HTTP_403_FORBIDDEN)
     return fragment(request, "_queue_live.html", queue_context(state, user, priority, category))
 
 
@@ -151,9 +159,9 @@ def start_reviewing(
     skip: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     """Claim the most urgent free item; with ``skip``, give the current one back after claiming the next."""
-    user = current_user(request, state)
-    if user is None:
-        return to_login()
+    user = moderator(request, state)
+    if not isinstance(user, ConsoleUser):
+        return user
     if (bad := check_csrf(request, user, csrf)) is not None:
         return bad
     nxt = claim_next(state, user)  # claimed while still holding the skipped one, so it is not handed back
@@ -174,9 +182,9 @@ def start_reviewing(
 @router.get("/reviews/{review_id}", response_class=HTMLResponse)
 def review_page(review_id: str, request: Request, state: StateDep) -> Response:
     """Open an item, claiming it if it is free; someone else's hold or a past decision is said plainly."""
-    user = current_user(request, state)
-    if user is None:
-        return to_login()
+    user = moderator(request, state)
+    if not isinstance(user, ConsoleUser):
+        return user
     p = user.principal
     notice: str | None = None
     code = status.HTTP_200_OK
@@ -237,9 +245,9 @@ def decide(
     confirm: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     """Record the decision, then move on to the next item. A lapsed hold asks before deciding."""
-    user = current_user(request, state)
-    if user is None:
-        return to_login()
+    user = moderator(request, state)
+    if not isinstance(user, ConsoleUser):
+        return user
     if (bad := check_csrf(request, user, csrf)) is not None:
         return bad
     p = user.principal

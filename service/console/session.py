@@ -25,8 +25,12 @@ SESSION_COOKIE = "cs_console"
 LOGIN_CSRF_COOKIE = "cs_login_csrf"
 FLASH_COOKIE = "cs_flash"
 SESSION_MAX_AGE = 8 * 60 * 60
-CONSOLE_ROLES = ("moderator", "safeguarding_lead", "admin")
+CONSOLE_ROLES = ("moderator", "safeguarding_lead", "admin", "manager")
+#: Who works the queue and review pages (a read-only ``manager`` does not).
+MODERATION_ROLES = ("moderator", "safeguarding_lead", "admin")
 REPORT_ROLES = ("safeguarding_lead", "admin")
+#: Who reads the culture evidence report (``/console/culture``): the lead, admins and managers.
+CULTURE_ROLES = ("safeguarding_lead", "admin", "manager")
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,19 @@ class ConsoleUser:
     @property
     def can_report(self) -> bool:
         return self.principal.role in REPORT_ROLES
+
+    @property
+    def can_moderate(self) -> bool:
+        return self.principal.role in MODERATION_ROLES
+
+    @property
+    def can_read_culture(self) -> bool:
+        return self.principal.role in CULTURE_ROLES
+
+    @property
+    def home(self) -> str:
+        """Where signing in (and the brand link) leads: the queue, or a manager's culture report."""
+        return "/console" if self.can_moderate else "/console/culture"
 
 
 def _serializer(state: AppState, salt: str) -> URLSafeTimedSerializer:

@@ -17,6 +17,7 @@ from service.console.pages import (
 )
 from service.console.session import (
     CONSOLE_ROLES,
+    MODERATION_ROLES,
     csrf_ok,
     current_user,
     end_session,
@@ -33,8 +34,8 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, state: StateDep) -> Response:
-    if current_user(request, state) is not None:
-        return RedirectResponse("/console", status_code=status.HTTP_303_SEE_OTHER)
+    if (user := current_user(request, state)) is not None:
+        return RedirectResponse(user.home, status_code=status.HTTP_303_SEE_OTHER)
     token, cookie = login_csrf(request, state)
     resp = render(request, "login.html", {"title": "Sign in", "csrf": token, "error": None})
     if cookie:
@@ -69,7 +70,8 @@ def login(
         return again("Sign-in is unavailable at the moment; try again shortly.", exc.status_code)
     if principal.role not in CONSOLE_ROLES:
         return again(
-            "Poster keys cannot sign in to the console. Use a moderator, safeguarding lead or admin key.",
+            "Poster keys cannot sign in to the console. Use a moderator, safeguarding lead, admin or manager "
+            "key.",
             status.HTTP_403_FORBIDDEN,
         )
     with console_db(state) as s:
@@ -80,7 +82,10 @@ def login(
             action="console.login",
             subject=f"key:{principal.key_id}",
         )
-    resp = redirect("/console", state, "Signed in.")
+    # A manager reads the culture report only (read-only): they land there, never on the queue.
+    resp = redirect(
+        "/console" if principal.role in MODERATION_ROLES else "/console/culture", state, "Signed in."
+    )
     start_session(resp, state, principal)
     return resp
 

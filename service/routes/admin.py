@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from service.deps import Admin, SessionDep, StateDep
-from service.schemas import StaffDirectoryBody, StaffDirectoryOut
+from service.schemas import StaffDirectoryBody, StaffDirectoryListing, StaffDirectoryOut, StaffEntryOut
 from storage import audit, org_settings, staff
 
 router = APIRouter(prefix="/v1", tags=["admin"])
@@ -15,16 +15,28 @@ router = APIRouter(prefix="/v1", tags=["admin"])
 
 @router.put("/staff-directory", response_model=StaffDirectoryOut)
 def put_staff_directory(body: StaffDirectoryBody, principal: Admin, session: SessionDep) -> StaffDirectoryOut:
-    """Replace the organisation's staff directory (colleagues named in Special Mentions stay named)."""
-    if any(len(n) > 200 for n in body.names):
+    """Replace the organisation's staff directory (colleagues named in Special Mentions stay named). Each item
+    is a name, or ``{"name", "role", "location"}`` (role and location optional: culture reports count the roles
+    and locations of colleagues recognised, never their names)."""
+    if any(isinstance(n, str) and len(n) > 200 for n in body.names):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "a name is longer than 200 characters")
-    n = staff.replace_staff_directory(session, org=principal.org, names=body.names, actor=principal.actor)
-    return StaffDirectoryOut(org=principal.org, count=n)
+    entries = [n if isinstance(n, str) else staff.StaffEntry(n.name, n.role, n.location) for n in body.names]
+    count = staff.replace_staff_directory(session, org=principal.org, entries=entries, actor=principal.actor)
+    return StaffDirectoryOut(org=principal.org, count=count)
 
 
-@router.get("/staff-directory")
-def get_staff_directory(principal: Admin, session: SessionDep) -> dict[str, list[str]]:
-    return {"names": sorted(staff.staff_directory(session, org=principal.org))}
+@router.get("/staff-directory", response_model=StaffDirectoryListing)
+def get_staff_directory(principal: Admin, session: SessionDep) -> StaffDirectoryListing:
+    """The directory (names, and each colleague's role and location) with counts per role and location."""
+    entries = staff.staff_entries(session, org=principal.org)
+    breakdown = staff.staff_breakdown(session, org=principal.org)
+    return StaffDirectoryListing(
+        names=[e.name for e in entries],
+        count=len(entries),
+        entries=[StaffEntryOut(name=e.name, role=e.role, location=e.location) for e in entries],
+        by_role=breakdown["by_role"],
+        by_location=breakdown["by_location"],
+    )
 
 
 class SlaBody(BaseModel):

@@ -18,7 +18,7 @@ from storage.tables import ApiKey, utcnow
 
 router = APIRouter(prefix="/v1/admin/keys", tags=["admin"])
 
-Role = Literal["poster", "moderator", "safeguarding_lead", "admin"]
+Role = Literal["poster", "moderator", "safeguarding_lead", "admin", "manager"]
 
 
 class KeyBody(BaseModel):

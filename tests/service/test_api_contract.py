@@ -123,7 +123,8 @@ def test_staff_directory_keeps_colleagues_and_redacts_residents(client, make_key
     r = client.put("/v1/staff-directory", json={"names": ["Priya Sharma"]}, headers=admin)
     assert r.status_code == 200, r.text
     assert r.json() == {"org": "org-a", "count": 1}
-    assert client.get("/v1/staff-directory", headers=admin).json() == {"names": ["Priya Sharma"]}
+    listing = client.get("/v1/staff-directory", headers=admin).json()
+    assert listing["names"] == ["Priya Sharma"] and listing["count"] == 1  # fields are added, never renamed
 
     text = "Huge thanks to Priya Sharma for sitting with Mrs Hughes all afternoon"
     body = client.post("/v1/screen", json={"text": text, "kind": "special_mention"}, headers=poster).json()

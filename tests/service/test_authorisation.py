@@ -80,6 +80,8 @@ ROUTES: dict[str, tuple[str, str, object, set[str], bool]] = {
         True,
     ),
     "risk-report": ("GET", "/v1/reports/risk", None, LEAD_ADMIN, False),
+    # Managers too (ROLES here has no manager: tests/service/test_manager_role.py tries it).
+    "culture-report": ("GET", "/v1/reports/culture", None, LEAD_ADMIN | {"manager"}, False),
     "audit-verify": ("GET", "/v1/audit/verify", None, LEAD_ADMIN, False),
     "audit-export": ("GET", "/v1/audit/export", None, LEAD_ADMIN, False),
     "audit-checkpoints": ("GET", "/v1/audit/checkpoints", None, LEAD_ADMIN, False),

@@ -132,11 +132,11 @@ def test_database_down_is_503_never_allow(client, poster, app_state, monkeypatch
         _assert_503(client.post("/v1/screen", json={"text": text}, headers=poster))
 
 
-@pytest.mark.parametrize("stage", ["record_screenings", "get_screenings", "staff_directory", "sla_minutes"])
+@pytest.mark.parametrize("stage", ["record_screenings", "get_screenings", "staff_entries", "sla_minutes"])
 def test_database_fails_mid_request(client, poster, moderator, app_state, monkeypatch, stage):  # type: ignore[no-untyped-def]
     from storage import org_settings, screenings, staff
 
-    module = {"staff_directory": staff, "sla_minutes": org_settings}.get(stage, screenings)
+    module = {"staff_entries": staff, "sla_minutes": org_settings}.get(stage, screenings)
     monkeypatch.setattr(module, stage, _operational_error)
     _assert_503(
         client.post("/v1/screen", json={"text": "you useless cow", "post_id": "mid-1"}, headers=poster)
