@@ -104,12 +104,14 @@ def _gpu_line(gpu: dict[str, Any]) -> str:
     )
 
 
-def rewrite_readme(md: str, readme: Path = README) -> None:
-    """Replace the table between the README's bench markers; a README without both markers is left alone."""
+def rewrite_readme(md: str, readme: Path = README, *, markers: tuple[str, str] = (BEGIN, END)) -> None:
+    """Replace the text between a pair of README markers (the bench's by default; the themes report passes its
+    own); a README without both markers is left alone."""
+    begin, end = markers
     if not readme.exists():
         return
     text = readme.read_text()
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        readme.write_text(f"{head}{BEGIN}\n{md}\n{END}{tail}")
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        readme.write_text(f"{head}{begin}\n{md}\n{end}{tail}")

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from carescreen.config import PROJECT_ROOT
+from evaluation.bench_report import rewrite_readme
 from models.pipeline import ScreeningPipeline, ScreenRequest, ScreenResult
 from models.policy import PUBLISHABLE
 from models.theme_fit import DATA_DIR, ThemeExample, label_matrix, read_jsonl, scores
@@ -195,17 +196,6 @@ def render_markdown(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def rewrite_readme(md: str, readme: Path = README) -> None:
-    """Replace the text between the README's themes markers; a README without both is left alone."""
-    if not readme.exists():
-        return
-    text = readme.read_text()
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        readme.write_text(f"{head}{BEGIN}\n{md}\n{END}{tail}")
-
-
 def run_and_report(
     pipeline: ScreeningPipeline,
     output_dir: Path,
@@ -224,6 +214,6 @@ def run_and_report(
     (output_dir / "themes.json").write_text(json.dumps(report, indent=1, default=float))
     (output_dir / "themes.md").write_text(md + "\n")
     if update_readme:
-        rewrite_readme(md)
+        rewrite_readme(md, README, markers=(BEGIN, END))
     report["markdown"] = md
     return report

@@ -116,3 +116,21 @@ def test_cpu_summary_names_the_model_and_the_vector_instructions_the_figures_dep
     assert cpu_summary(older) == "AMD EPYC 7B12, AVX2 (no VNNI)"
     assert cpu_summary("model name: Some ARM core\n") == "Some ARM core"
     assert cpu_summary("") == "unknown CPU"
+
+
+def test_rewrite_readme_replaces_only_between_its_own_markers(tmp_path: Path) -> None:
+    """The bench and the themes report share one README writer, each with its own markers."""
+    from evaluation.bench_report import BEGIN, END, rewrite_readme
+
+    readme = tmp_path / "README.md"
+    themes = ("<!-- themes:begin -->", "<!-- themes:end -->")
+    readme.write_text(f"top\n{BEGIN}\nold bench\n{END}\nmid\n{themes[0]}\nold themes\n{themes[1]}\nend\n")
+    rewrite_readme("new themes", readme, markers=themes)
+    rewrite_readme("new bench", readme)
+    assert readme.read_text() == (
+        f"top\n{BEGIN}\nnew bench\n{END}\nmid\n{themes[0]}\nnew themes\n{themes[1]}\nend\n"
+    )
+    no_markers = tmp_path / "other.md"
+    no_markers.write_text("untouched\n")
+    rewrite_readme("x", no_markers)
+    assert no_markers.read_text() == "untouched\n"
