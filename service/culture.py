@@ -18,6 +18,7 @@ from service.auth import Principal
 from service.culture_period import Period
 from service.culture_report import culture_report
 from service.deps import db_or_503
+from service.schemas import _storable
 from service.state import AppState
 from storage import audit
 from storage import culture as culture_rows
@@ -26,8 +27,16 @@ log = logging.getLogger(__name__)
 
 
 def clean_filter(value: str | None) -> str | None:
-    """A location or circle as stored: spacing collapsed; blank is no filter."""
-    return (" ".join(value.split()) or None) if value is not None else None
+    """A location or circle as stored: spacing collapsed; blank is no filter. A value no database can hold
+    (NUL, a lone surrogate) matches nothing it could have stored, and PostgreSQL would refuse it in the audit
+    entry: a 422, never a 5xx."""
+    if value is None:
+        return None
+    try:
+        _storable(value)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"location or circle {exc}") from exc
+    return " ".join(value.split()) or None
 
 
 def load_culture_report(
