@@ -25,6 +25,15 @@ def _storable(value: str) -> str:
 #: A strict string that can be stored anywhere; every request body uses it for free text.
 StrictStr = Annotated[_StrictStr, AfterValidator(_storable)]
 
+
+def _storable_or_none(value: str | None) -> str | None:
+    return None if value is None else _storable(value)
+
+
+#: An optional query-string value that can be stored anywhere (a filter also written to the audit trail):
+#: NUL or a lone surrogate is a 422, where PostgreSQL would otherwise fail the request.
+StorableQuery = Annotated[str | None, AfterValidator(_storable_or_none)]
+
 # Characters that render as nothing although Unicode does not class them as spaces or format characters.
 _BLANK_LOOKALIKES = frozenset("\u2800\u3164\u115f\u1160\uffa0\u180e")
 _INVISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co", "Cn", "Mn", "Me"})

@@ -18,6 +18,7 @@ from service.console.session import (
 from service.console.views import ACTIONS, DECISION_LABELS, LONDON, local
 from service.deps import StateDep
 from service.reporting import SUPPRESSED, report_csv, risk_report
+from service.schemas import StorableQuery
 from service.state import AppState
 from storage import audit
 from storage.tables import utcnow
@@ -78,7 +79,7 @@ def reports(
     state: StateDep,
     from_: Annotated[str | None, Query(alias="from", max_length=20)] = None,
     to: Annotated[str | None, Query(max_length=20)] = None,
-    circle: Annotated[str | None, Query(max_length=200)] = None,
+    circle: Annotated[StorableQuery, Query(max_length=200)] = None,
 ) -> Response:
     """The safeguarding lead's risk report as a printable page with charts (leads and admins only)."""
     user = reporter(request, state)
@@ -129,7 +130,7 @@ def reports_csv(
     state: StateDep,
     from_: Annotated[str | None, Query(alias="from", max_length=20)] = None,
     to: Annotated[str | None, Query(max_length=20)] = None,
-    circle: Annotated[str | None, Query(max_length=200)] = None,
+    circle: Annotated[StorableQuery, Query(max_length=200)] = None,
 ) -> Response:
     """The same report as CSV, for the session (the /v1 route needs a bearer key)."""
     user = reporter(request, state)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from service.deps import LeadOrAdmin, SessionDep, StateDep, db_or_503
 from service.reporting import report_csv, risk_report
+from service.schemas import StorableQuery
 from storage import audit
 
 router = APIRouter(prefix="/v1", tags=["reports"])
@@ -37,9 +38,9 @@ def get_risk_report(
     request: Request,
     principal: LeadOrAdmin,
     session: SessionDep,
-    from_: Annotated[str | None, Query(alias="from", max_length=40)] = None,
-    to: Annotated[str | None, Query(max_length=40)] = None,
-    circle: Annotated[str | None, Query(max_length=200)] = None,
+    from_: Annotated[StorableQuery, Query(alias="from", max_length=40)] = None,
+    to: Annotated[StorableQuery, Query(max_length=40)] = None,
+    circle: Annotated[StorableQuery, Query(max_length=200)] = None,
 ) -> Response:
     """Counts by category, decision and circle over time; escalation speed and outcome; SLA; agreement.
 
